@@ -1,0 +1,1 @@
+"""ARM template expansion: expressions, functions and the template expander."""

@@ -1,0 +1,307 @@
+"""The ``iotguard`` command line.
+
+Exit codes: 0 no finding at or above ``--fail-on``; 1 at least one; 2 usage error or any
+input that could not be read or parsed (2 wins over 1; every other file is still checked).
+Imports are lazy: a pre-commit run pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from engine import __version__
+from engine.findings import SEVERITIES
+
+FORMATS = ("text", "json", "sarif", "junit", "github")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # exit code 2 with a clear message, as documented
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"iotguard: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="iotguard",
+        description="Policy-as-code for Azure IoT: checks ARM templates and RBAC role "
+        "definitions for what weakens an IoT deployment.",
+    )
+    p.add_argument("--version", action="version", version=f"iotguard {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def common_run(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("paths", nargs="*", metavar="PATH",
+                        help="files or directories (recursive, *.json and *.jsonc); default: .")
+        sp.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="skip paths matching GLOB (repeatable)")
+        sp.add_argument("--parameters", "-p", action="append", default=[], metavar="FILE|NAME=VALUE",
+                        help="parameter file or name=value for templates (repeatable, later wins)")
+        sp.add_argument("--rules", action="append", default=[], metavar="DIR",
+                        help="an extra rule directory (repeatable)")
+        sp.add_argument("--select", action="append", default=[], metavar="RULES",
+                        help="only these rules: ids, tags or prefixes, comma-separated")
+        sp.add_argument("--ignore", action="append", default=[], metavar="RULES",
+                        help="skip these rules: ids, tags or prefixes, comma-separated")
+        sp.add_argument("--config", metavar="FILE", help="configuration file (default: "
+                        ".iotguard.yaml found upward, or [tool.iotguard] in pyproject.toml)")
+        sp.add_argument("--no-config", action="store_true", help="ignore configuration files")
+        sp.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                        help="files processed in parallel (default: available CPUs)")
+
+    check = sub.add_parser("check", help="check templates and role definitions")
+    common_run(check)
+    check.add_argument("--format", "-f", choices=FORMATS, default="text")
+    check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE (atomically)")
+    check.add_argument("--sarif-file", metavar="FILE", help="also write SARIF to FILE")
+    check.add_argument("--junit-file", metavar="FILE", help="also write JUnit XML to FILE")
+    check.add_argument("--json-file", metavar="FILE", help="also write JSON to FILE")
+    check.add_argument("--fail-on", choices=SEVERITIES, default=None,
+                       help="lowest severity that fails the run (default: medium)")
+    check.add_argument("--strict", action="store_true", help="unresolved results fail the run too")
+    check.add_argument("--baseline", metavar="FILE", help="report only findings not in this baseline")
+    check.add_argument("--show-suppressed", action="store_true", help="list suppressed findings (text)")
+    check.add_argument("--no-color", action="store_true", help="no colour (also: NO_COLOR)")
+    check.add_argument("--quiet", "-q", action="store_true", help="only failing findings and errors")
+    check.add_argument("--verbose", "-v", action="store_true", help="also list skipped files")
+
+    base = sub.add_parser("baseline", help="record current findings as accepted")
+    common_run(base)
+    base.add_argument("--output", "-o", metavar="FILE", default=".iotguard-baseline.json")
+
+    rules = sub.add_parser("rules", help="list the rule pack")
+    rules.add_argument("--rules", action="append", default=[], metavar="DIR")
+    rules.add_argument("--format", "-f", choices=("text", "json"), default="text")
+
+    explain = sub.add_parser("explain", help="print a rule's documentation")
+    explain.add_argument("rule_id", metavar="ID")
+    explain.add_argument("--rules", action="append", default=[], metavar="DIR")
+
+    docs = sub.add_parser("docs", help="generate docs/rules/<ID>.md from the rule pack")
+    docs.add_argument("--output", "-o", default="docs/rules", metavar="DIR")
+    docs.add_argument("--rules", action="append", default=[], metavar="DIR")
+    docs.add_argument("--check", action="store_true",
+                      help="exit 1 if the directory is stale instead of writing it")
+
+    perms = sub.add_parser("permissions",
+                           help="what IoT operations each role effectively grants, and why")
+    perms.add_argument("paths", nargs="+", metavar="FILE")
+    perms.add_argument("--format", "-f", choices=("text", "json"), default="text")
+    return p
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    from engine.rulepack import RuleError
+
+    try:
+        if args.command in ("check", "baseline"):
+            return _check(args)
+        if args.command == "rules":
+            return _rules(args)
+        if args.command == "explain":
+            return _explain(args)
+        if args.command == "docs":
+            return _docs(args)
+        if args.command == "permissions":
+            return _permissions(args)
+    except RuleError as exc:
+        sys.stderr.write(f"{exc.path}:{exc.line}:{exc.column}: error: {exc.message}\n")
+        return 2
+    except _Usage as exc:
+        sys.stderr.write(f"iotguard: error: {exc}\n")
+        return 2
+    except BrokenPipeError:
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+class _Usage(Exception):
+    pass
+
+
+def _load_pack(extra: Sequence[str], cwd: str) -> Any:
+    from engine.pipeline import load_rule_pack
+
+    return load_rule_pack(extra, cwd)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from engine.pipeline import Options, run, select_rules
+
+    cwd = os.getcwd()
+    config = None
+    if not args.no_config:
+        from engine.config import ConfigError, load_config
+
+        try:
+            config = load_config(cwd, args.config)
+        except ConfigError as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 2
+    opts = Options(cwd=cwd)
+    opts.paths = list(args.paths)
+    opts.excludes = list(args.exclude) + (list(config.exclude) if config else [])
+    opts.parameters = list(args.parameters)
+    if config:
+        opts.parameter_map = dict(config.parameters)
+    rule_dirs = list(args.rules)
+    if config:
+        rule_dirs += [os.path.join(config.base_dir, d) for d in config.rules]
+    pack = _load_pack(rule_dirs, cwd)
+    select = _split(args.select) or (list(config.select) if config else [])
+    ignore = _split(args.ignore) + (list(config.ignore) if config else [])
+    severity = dict(config.severity) if config else {}
+    fail_on = getattr(args, "fail_on", None) or (config.fail_on if config and config.fail_on else "medium")
+    opts.fail_on = fail_on
+    opts.strict = bool(getattr(args, "strict", False))
+    rules = select_rules(pack, select, ignore, severity)
+    result = run(opts, rules)
+
+    if config is not None:
+        import datetime
+
+        from engine.suppress import apply_config_suppressions
+
+        apply_config_suppressions(result, config, datetime.date.today())
+    if args.command == "baseline":
+        from engine.baseline import write_baseline
+
+        write_baseline(result, os.path.join(cwd, args.output))
+        n = len(result.active_findings)
+        sys.stdout.write(f"baseline: {n} finding{'s' if n != 1 else ''} recorded in {args.output}\n")
+        return 2 if result.errors else 0
+    if args.baseline:
+        from engine.baseline import apply_baseline
+        from engine.config import ConfigError
+
+        try:
+            apply_baseline(result, os.path.join(cwd, args.baseline))
+        except ConfigError as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 2
+    result.sort()
+
+    color = (
+        not args.no_color and not os.environ.get("NO_COLOR") and args.output is None
+        and sys.stdout.isatty()
+    )
+    main_text = _render(args.format, result, cwd, color=color, quiet=args.quiet,
+                        verbose=args.verbose, show_suppressed=args.show_suppressed)
+    from engine.report.files import write_atomic
+
+    for fmt, target in (("sarif", args.sarif_file), ("junit", args.junit_file),
+                        ("json", args.json_file)):
+        if target:
+            write_atomic(os.path.join(cwd, target), _render(fmt, result, cwd))
+    if args.output:
+        write_atomic(os.path.join(cwd, args.output), main_text)
+    else:
+        sys.stdout.write(main_text)
+    return result.exit_code()
+
+
+def _render(fmt: str, result: Any, cwd: str, **text_opts: Any) -> str:
+    if fmt == "text":
+        from engine.report import text
+
+        return text.render(result, base_dir=cwd, **text_opts)
+    if fmt == "json":
+        from engine.report import json_report
+
+        return json_report.render(result, base_dir=cwd)
+    if fmt == "sarif":
+        from engine.report import sarif
+
+        return sarif.render(result, base_dir=cwd)
+    if fmt == "junit":
+        from engine.report import junit
+
+        return junit.render(result, base_dir=cwd)
+    from engine.report import github
+
+    return github.render(result, base_dir=cwd)
+
+
+def _rules(args: argparse.Namespace) -> int:
+    pack = _load_pack(args.rules, os.getcwd())
+    if args.format == "json":
+        import json
+
+        rows = [{"id": r.id, "severity": r.severity, "title": r.info.title,
+                 "tags": list(r.info.tags), "subject": r.info.subject} for r in pack]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    width = max((len(r.id) for r in pack), default=2)
+    for r in pack:
+        sys.stdout.write(f"{r.id.ljust(width)}  {r.severity.ljust(8)}  {r.info.title}\n")
+    sys.stdout.write(f"\n{len(pack)} rules\n")
+    return 0
+
+
+def _find_rule(pack: Any, rule_id: str) -> Any:
+    for r in pack:
+        if r.id.lower() == rule_id.lower():
+            return r
+    import difflib
+
+    ids = [r.id for r in pack]
+    close = difflib.get_close_matches(rule_id.upper(), ids, n=1)
+    hint = f"; did you mean {close[0]}?" if close else "; `iotguard rules` lists them"
+    raise _Usage(f"no rule {rule_id!r}{hint}")
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from engine.ruledocs import render_markdown
+
+    pack = _load_pack(args.rules, os.getcwd())
+    rule = _find_rule(pack, args.rule_id)
+    sys.stdout.write(render_markdown(rule.info))
+    return 0
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from engine.ruledocs import expected_files, write_docs
+
+    pack = _load_pack(args.rules, os.getcwd())
+    infos = [r.info for r in pack]
+    if args.check:
+        stale = []
+        for name, text in expected_files(infos).items():
+            path = os.path.join(args.output, name)
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    if fh.read() != text:
+                        stale.append(path)
+            except OSError:
+                stale.append(path)
+        for s in stale:
+            sys.stdout.write(f"stale: {s}\n")
+        return 1 if stale else 0
+    written = write_docs(infos, args.output)
+    sys.stdout.write(f"wrote {len(written)} files to {args.output}\n")
+    return 0
+
+
+def _permissions(args: argparse.Namespace) -> int:
+    from engine.permissions_cli import run_permissions
+
+    return run_permissions(args.paths, args.format, os.getcwd())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

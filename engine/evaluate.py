@@ -1,0 +1,336 @@
+"""Evaluate compiled rules over normalised subjects.
+
+Conditions are three-valued.  A JMESPath leaf is *true*, *false*, or *unknown* when its
+result depended on an ``Unknown`` value (the leaf compared one); ``all``/``any``/``not``
+combine with Kleene logic, so a definite answer elsewhere still wins.  A rule whose
+outcome is unknown yields an ``Unresolved`` result naming the unknown inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jmespath.exceptions
+
+from engine.findings import Finding, Problem, Suppression, Unresolved
+from engine.jfunctions import RuleFunctions, make_options
+from engine.model import Mapped
+from engine.rulepack import Condition, Rule
+from engine.source import JsonPath
+from engine.values import CIDict, Unknown, tracking
+
+
+@dataclass
+class Subject:
+    """One thing a rule can be evaluated on, with the means to locate its parts."""
+
+    kind: str  # "resource" | "role-definition" | "role-assignment" | "template"
+    body: Any
+    type: str
+    name: str  # resolved name for display
+    raw_name: str  # name as written
+    resource_key: str  # identity used in fingerprints (type + resolved name)
+    locate: Callable[[JsonPath], Mapped]
+    api_version: str = ""
+    is_builtin: bool = False
+    condition_note: str = ""  # set when the resource's own condition is unknown
+    suppress: list[tuple[str, str, Mapped]] = field(default_factory=list)  # (rule, reason, where)
+    obj: Any = None  # the Resource / RoleDefinition / RoleAssignment / Template
+
+    @property
+    def type_lower(self) -> str:
+        return self.type.lower()
+
+
+# A condition outcome: True, False, or a tuple of the unknowns consulted.
+Outcome = bool | tuple[Unknown, ...]
+
+
+class Evaluator:
+    def __init__(self, rules: Sequence[Rule], run: Any = None) -> None:
+        self.rules = rules
+        self.functions = RuleFunctions()
+        self.functions.state.run = run
+        self.options = make_options(self.functions)
+        self.problems: list[Problem] = []
+        self._reported_rule_errors: set[str] = set()
+
+    def run(self, subjects: Sequence[Subject]) -> tuple[list[Finding], list[Unresolved]]:
+        findings: list[Finding] = []
+        unresolved: list[Unresolved] = []
+        by_kind: dict[str, list[Subject]] = {}
+        for s in subjects:
+            by_kind.setdefault(s.kind, []).append(s)
+        for rule in self.rules:
+            for subject in by_kind.get(rule.subject_kind, ()):
+                if rule.types and subject.type_lower not in rule.types:
+                    continue
+                if subject.is_builtin and not rule.include_builtin:
+                    continue
+                self._evaluate(rule, subject, findings, unresolved)
+        return findings, unresolved
+
+    # ------------------------------------------------------------------ internals
+
+    def _evaluate(
+        self, rule: Rule, subject: Subject, findings: list[Finding], unresolved: list[Unresolved]
+    ) -> None:
+        state = self.functions.state
+        state.resource = subject.body
+        state.subject = subject
+        for subpath, item in _items(subject.body, rule.each):
+            try:
+                outcome = self._condition(rule.condition, item)
+            except jmespath.exceptions.JMESPathError as exc:
+                self._rule_error(rule, f"evaluating the condition failed: {exc}")
+                return
+            if outcome is False:
+                continue
+            prop_path, value, exists = _pick_property(item, subpath, rule.properties)
+            mapped = subject.locate(prop_path)
+            resolved, whole = mapped.source.resolve(mapped.path)
+            if whole:
+                line, col = mapped.source.locate(mapped.path)
+            else:
+                # the property is absent: point at the item, or the resource itself
+                item_map = subject.locate(subpath)
+                line, col = item_map.source.locate(item_map.path)
+            message = self._message(rule, subject, item, prop_path, value, exists, mapped, line)
+            prop_text = _path_text(prop_path)
+            if outcome is True:
+                f = Finding(
+                    rule_id=rule.id,
+                    severity=rule.severity,
+                    title=rule.info.title,
+                    message=message,
+                    path=mapped.source.path,
+                    line=line,
+                    column=col,
+                    resource_type=subject.type,
+                    resource_name=subject.name,
+                    property=prop_text,
+                    remediation=rule.info.remediation,
+                    provenance=_provenance(mapped, exists, line, value),
+                    tags=rule.info.tags,
+                    resource_key=subject.resource_key,
+                )
+                f.suppression = _inline_suppression(rule, subject)
+                findings.append(f)
+            else:
+                inputs = tuple(dict.fromkeys(u.describe() for u in outcome))
+                unresolved.append(
+                    Unresolved(
+                        rule_id=rule.id,
+                        severity=rule.severity,
+                        title=rule.info.title,
+                        message=f"{message} -- outcome depends on: {'; '.join(inputs)}",
+                        path=mapped.source.path,
+                        line=line,
+                        column=col,
+                        resource_type=subject.type,
+                        resource_name=subject.name,
+                        property=prop_text,
+                        inputs=inputs,
+                    )
+                )
+
+    def _condition(self, cond: Condition, item: Any) -> Outcome:
+        op = cond[0]
+        if op == "expr":
+            with tracking() as consulted:
+                result = cond[2].search(item, options=self.options)
+            if consulted:
+                return tuple(consulted)
+            return _jtruthy(result)
+        if op == "not":
+            inner = self._condition(cond[1], item)
+            return inner if isinstance(inner, tuple) else not inner
+        pending: list[Unknown] = []
+        for c in cond[1]:
+            r = self._condition(c, item)
+            if isinstance(r, tuple):
+                pending.extend(r)
+            elif op == "all" and r is False:
+                return False
+            elif op == "any" and r is True:
+                return True
+        if pending:
+            return tuple(pending)
+        return op == "all"
+
+    def _message(
+        self,
+        rule: Rule,
+        subject: Subject,
+        item: Any,
+        prop_path: JsonPath,
+        value: Any,
+        exists: bool,
+        mapped: Mapped,
+        line: int,
+    ) -> str:
+        shown = _show(value) if exists else "absent"
+        prov = _provenance(mapped, exists, line, value)
+        since = ""
+        for ipath, version in rule.introduced.items():
+            if (
+                not exists
+                and _same_path(ipath, prop_path)
+                and isinstance(subject.api_version, str)
+                and not isinstance(subject.api_version, Unknown)
+                and subject.api_version[:10] < version[:10]
+            ):
+                since = (
+                    f"apiVersion {subject.api_version} predates '{ipath[-1]}', "
+                    f"which API version {version} introduced"
+                )
+        resource = f"{subject.type} '{subject.name}'"
+        if subject.raw_name and subject.raw_name != subject.name:
+            resource = f"{subject.type} '{subject.raw_name}' (resolved: '{subject.name}')"
+        values = {
+            "resource": resource,
+            "type": subject.type,
+            "name": subject.name,
+            "property": _path_text(prop_path),
+            "value": shown,
+            "provenance": f" ({prov})" if prov else "",
+            "api_version": str(subject.api_version),
+            "since": f" ({since})" if since else "",
+        }
+        text = rule.message
+        for placeholder, expr in rule.message_exprs.items():
+            try:
+                with tracking():
+                    v = expr.search(item, options=self.options)
+            except jmespath.exceptions.JMESPathError:
+                v = None
+            text = text.replace(placeholder, _plain(v))
+        for k, v in values.items():
+            text = text.replace("{" + k + "}", v)
+        if since and "{since}" not in rule.message:
+            text += f" ({since})"
+        if subject.condition_note:
+            text += f" [{subject.condition_note}]"
+        return text
+
+    def _rule_error(self, rule: Rule, message: str) -> None:
+        if rule.id in self._reported_rule_errors:
+            return
+        self._reported_rule_errors.add(rule.id)
+        self.problems.append(Problem(rule.info.source, 1, 1, f"rule {rule.id}: {message}"))
+
+
+def _jtruthy(v: Any) -> bool:
+    if v is None or v is False:
+        return False
+    if isinstance(v, (str, list, dict)):
+        return len(v) > 0
+    return True
+
+
+def _items(body: Any, each: tuple[str, ...] | None) -> Iterator[tuple[JsonPath, Any]]:
+    if each is None:
+        yield (), body
+        return
+    frontier: list[tuple[JsonPath, Any]] = [((), body)]
+    for seg in each:
+        nxt: list[tuple[JsonPath, Any]] = []
+        for path, value in frontier:
+            if seg == "*":
+                if isinstance(value, dict):
+                    nxt.extend((path + (k,), v) for k, v in value.items())
+                elif isinstance(value, list):
+                    nxt.extend((path + (i,), v) for i, v in enumerate(value))
+            elif isinstance(value, dict):
+                key = value.ci_key(seg) if isinstance(value, CIDict) else (seg if seg in value else None)
+                if key is not None:
+                    nxt.append((path + (key,), value[key]))
+        frontier = nxt
+    for path, value in frontier:
+        if value is not None:
+            yield path, value
+
+
+def _pick_property(
+    item: Any, base: JsonPath, candidates: tuple[tuple[str, ...], ...]
+) -> tuple[JsonPath, Any, bool]:
+    """The first candidate property present on the item (with the item's spelling)."""
+    for cand in candidates:
+        cur = item
+        real: list[str | int] = []
+        ok = True
+        for seg in cand:
+            if isinstance(cur, dict):
+                key = cur.ci_key(seg) if isinstance(cur, CIDict) else (seg if seg in cur else None)
+                if key is None:
+                    ok = False
+                    break
+                real.append(key)
+                cur = cur[key]
+            else:
+                ok = False
+                break
+        if ok:
+            return base + tuple(real), cur, True
+    if candidates:
+        return base + candidates[0], None, False
+    return base, item, True
+
+
+def _same_path(a: tuple[str, ...], b: JsonPath) -> bool:
+    return len(a) == len(b) and all(
+        isinstance(y, str) and x.lower() == y.lower() for x, y in zip(a, b, strict=True)
+    )
+
+
+def _path_text(path: JsonPath) -> str:
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif out:
+            out += f".{p}"
+        else:
+            out = p
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Unknown):
+        return value.text if value.text.startswith("{") else "{" + value.text + "}"
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, default=str, ensure_ascii=False)
+        return text if len(text) <= 120 else text[:117] + "..."
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Unknown):
+        return value.text
+    if isinstance(value, str):
+        return value
+    return _show(value)
+
+
+def _provenance(mapped: Mapped, exists: bool, line: int, value: Any) -> str:
+    if not exists:
+        return ""
+    if mapped.origin is not None:
+        return mapped.origin.describe()
+    if isinstance(value, (dict, list)):
+        return ""
+    return f"literal at {mapped.source.path}:{line}"
+
+
+def _inline_suppression(rule: Rule, subject: Subject) -> Suppression | None:
+    for target, reason, where in subject.suppress:
+        t = target.lower()
+        if t == rule.id.lower() or t in (x.lower() for x in rule.info.tags):
+            line, _ = where.source.locate(where.path)
+            return Suppression(kind="inline", reason=reason, location=f"{where.source.path}:{line}")
+    return None

@@ -1,0 +1,1 @@
+"""Reporters: turn a finished run into text, JSON, SARIF, JUnit or annotations."""

@@ -1,0 +1,108 @@
+"""``--format text``: findings grouped by file, ``path:line:col  SEVERITY  RULE  message``."""
+
+from __future__ import annotations
+
+from engine.findings import SEVERITIES, Finding, Problem, RunResult
+
+_COLORS = {
+    "critical": "\033[1;35m",
+    "high": "\033[1;31m",
+    "medium": "\033[33m",
+    "low": "\033[36m",
+    "info": "\033[2m",
+    "error": "\033[1;31m",
+    "warning": "\033[33m",
+    "unresolved": "\033[34m",
+    "suppressed": "\033[2m",
+}
+_RESET = "\033[0m"
+_WIDTH = max(len(s) for s in SEVERITIES)
+
+
+def _paint(text: str, key: str, color: bool) -> str:
+    return f"{_COLORS[key]}{text}{_RESET}" if color else text
+
+
+def _loc(path: str, line: int, col: int) -> str:
+    return f"{path}:{line}:{col}" if line else path
+
+
+def render(
+    result: RunResult,
+    *,
+    base_dir: str = "",
+    color: bool = False,
+    quiet: bool = False,
+    verbose: bool = False,
+    show_suppressed: bool = False,
+) -> str:
+    out: list[str] = []
+    shown: list[Finding] = [
+        f for f in result.findings if f.suppression is None or show_suppressed
+    ]
+    if quiet:
+        shown = [f for f in shown if f.suppression is None and f in result.failing()]
+    current = None
+    for f in shown:
+        if f.path != current:
+            if current is not None:
+                out.append("")
+            current = f.path
+        sev = _paint(f.severity.upper().ljust(_WIDTH), f.severity, color)
+        line = f"{_loc(f.path, f.line, f.column)}  {sev}  {f.rule_id}  {f.message}"
+        if f.suppression is not None:
+            line = _paint(
+                f"{line}  [suppressed ({f.suppression.kind}): {f.suppression.reason}]",
+                "suppressed", color,
+            )
+        out.append(line)
+    if not quiet and result.unresolved:
+        out.append("")
+        out.append(_paint("Unresolved (outcome depends on values unknown before deployment):",
+                          "unresolved", color))
+        for u in result.unresolved:
+            out.append(f"{_loc(u.path, u.line, u.column)}  {u.severity.upper().ljust(_WIDTH)}  "
+                       f"{u.rule_id}  {u.message}")
+    problems: list[tuple[str, Problem]] = [("error", e) for e in result.errors]
+    if not quiet:
+        problems += [("warning", w) for w in result.warnings]
+        problems += [("warning", n) for n in result.not_checked]
+    if problems:
+        out.append("")
+        for kind, p in problems:
+            out.append(f"{_loc(p.path, p.line, p.column)}  {_paint(kind, kind, color)}: {p.message}")
+    if not quiet and result.stale_baseline:
+        out.append("")
+        out.append(f"{len(result.stale_baseline)} baseline entr"
+                   f"{'y no longer occurs' if len(result.stale_baseline) == 1 else 'ies no longer occur'}:")
+        for e in result.stale_baseline:
+            out.append(f"  {e.get('rule_id', '')}  {e.get('path', '')}  {e.get('resource_name', '')}")
+    if verbose and result.files_skipped:
+        out.append("")
+        out.append("Skipped (not ARM templates, parameter files or role definitions):")
+        out.extend(f"  {p}" for p in result.files_skipped)
+    if not quiet or result.exit_code() != 0:
+        if out:
+            out.append("")
+        out.append(summary_line(result))
+    return "\n".join(out) + "\n"
+
+
+def summary_line(result: RunResult) -> str:
+    s = result.summary()
+    counts = ", ".join(f"{n} {sev}" for sev, n in s["by_severity"].items() if n)
+    parts = [
+        f"{s['findings']} finding{'s' if s['findings'] != 1 else ''}"
+        + (f" ({counts})" if counts else ""),
+        f"{s['files_checked']} file{'s' if s['files_checked'] != 1 else ''} checked",
+    ]
+    if s["suppressed"]:
+        parts.append(f"{s['suppressed']} suppressed")
+    if s["unresolved"]:
+        parts.append(f"{s['unresolved']} unresolved")
+    if s["errors"]:
+        parts.append(f"{s['errors']} error{'s' if s['errors'] != 1 else ''}")
+    verdict = {0: "pass", 1: f"fail (findings at or above {result.fail_on})", 2: "error"}[
+        result.exit_code()
+    ]
+    return "; ".join(parts) + f" -- {verdict}"

@@ -1,0 +1,348 @@
+"""Loading, validating and compiling the YAML rule pack.
+
+Rule files are validated against ``engine/schemas/rule.schema.json`` (also usable by
+editors); unknown keys, bad severities, JMESPath syntax errors and duplicate ids are
+reported with file:line:column.  A validated pack is cached by content hash so that a
+pre-commit run does not pay for YAML parsing and schema validation every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jmespath
+import jmespath.exceptions
+import jmespath.parser
+import yaml
+
+from engine import __version__
+from engine.findings import RuleInfo
+
+CACHE_FORMAT = 1
+
+
+class RuleError(Exception):
+    def __init__(self, path: str, line: int, column: int, message: str) -> None:
+        super().__init__(f"{path}:{line}:{column}: {message}")
+        self.path = path
+        self.line = line
+        self.column = column
+        self.message = message
+
+
+# A compiled condition: ("expr", source, parsed) | ("all", [..]) | ("any", [..]) | ("not", c)
+Condition = tuple[Any, ...]
+
+
+@dataclass
+class Rule:
+    info: RuleInfo
+    subject_kind: str
+    types: tuple[str, ...]  # lower-cased resource types (kind: resource)
+    include_builtin: bool
+    message: str
+    condition: Condition
+    each: tuple[str, ...] | None = None
+    properties: tuple[tuple[str, ...], ...] = ()
+    introduced: dict[tuple[str, ...], str] = field(default_factory=dict)
+    message_exprs: dict[str, jmespath.parser.ParsedResult] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def severity(self) -> str:
+        return self.info.severity
+
+
+def split_path(text: str) -> tuple[str, ...]:
+    """``properties.storageEndpoints."$default".connectionString`` -> its segments."""
+    out: list[str] = []
+    buf = ""
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "." and not quoted:
+            out.append(buf)
+            buf = ""
+        else:
+            buf += ch
+    out.append(buf)
+    return tuple(p for p in out if p)
+
+
+def bundled_rules_dir() -> Path:
+    """The rule pack shipped inside the package (``engine/rules``), falling back to the
+    repository's ``rules/`` when running from a source checkout."""
+    packaged = Path(str(resources.files("engine"))) / "rules"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+def _rule_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise RuleError(str(directory), 1, 1, "rule directory does not exist")
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def _cache_path(digest: str) -> Path | None:
+    base = os.environ.get("IOTGUARD_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    root = Path(base) if base else Path.home() / ".cache"
+    if os.environ.get("IOTGUARD_CACHE_DIR"):
+        return root / f"rules-{digest}.pickle"
+    return root / "iotguard" / f"rules-{digest}.pickle"
+
+
+def load_rules(directories: Sequence[Path]) -> list[Rule]:
+    """Load every rule file of ``directories`` (in order), validated and compiled.
+
+    Raises ``RuleError`` for the first problem found in a file; duplicate ids across
+    directories are errors too.
+    """
+    files: list[Path] = []
+    for d in directories:
+        files.extend(_rule_files(d))
+    blobs = [(str(f), f.read_bytes()) for f in files]
+    h = hashlib.sha256(f"{CACHE_FORMAT}|{__version__}|{jmespath.__version__}".encode())
+    for name, blob in blobs:
+        h.update(name.encode() + b"\0" + hashlib.sha256(blob).digest())
+    digest = h.hexdigest()[:40]
+    cached = _read_cache(digest)
+    if cached is not None:
+        return cached
+    rules = _compile_all(blobs)
+    _write_cache(digest, rules)
+    return rules
+
+
+def _read_cache(digest: str) -> list[Rule] | None:
+    if os.environ.get("IOTGUARD_NO_CACHE"):
+        return None
+    path = _cache_path(digest)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)
+        if isinstance(data, list) and all(isinstance(r, Rule) for r in data):
+            return data
+    except Exception:
+        return None
+    return None
+
+
+def _write_cache(digest: str, rules: list[Rule]) -> None:
+    if os.environ.get("IOTGUARD_NO_CACHE"):
+        return
+    path = _cache_path(digest)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(rules, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except Exception:
+        return
+
+
+def _compile_all(blobs: list[tuple[str, bytes]]) -> list[Rule]:
+    rules: list[Rule] = []
+    seen: dict[str, tuple[str, int]] = {}
+    for name, blob in blobs:
+        rule, id_line = compile_rule_text(name, blob.decode("utf-8", errors="replace"))
+        if rule.id in seen:
+            other, other_line = seen[rule.id]
+            raise RuleError(
+                name, id_line, 1, f"duplicate rule id {rule.id} (also in {other}:{other_line})"
+            )
+        seen[rule.id] = (name, id_line)
+        rules.append(rule)
+    rules.sort(key=lambda r: r.id)
+    return rules
+
+
+def _schema() -> Any:
+    text = (resources.files("engine") / "schemas" / "rule.schema.json").read_text("utf-8")
+    import json
+
+    return json.loads(text)
+
+
+def _mark_of(node: yaml.Node, path: Sequence[Any]) -> tuple[int, int]:
+    """1-based line/column of the YAML node at ``path`` (or its closest ancestor)."""
+    cur = node
+    for step in path:
+        nxt: yaml.Node | None = None
+        if isinstance(cur, yaml.MappingNode):
+            for k, v in cur.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == step:
+                    nxt = v
+                    break
+        elif isinstance(cur, yaml.SequenceNode) and isinstance(step, int):
+            if 0 <= step < len(cur.value):
+                nxt = cur.value[step]
+        if nxt is None:
+            break
+        cur = nxt
+    return cur.start_mark.line + 1, cur.start_mark.column + 1
+
+
+def _key_mark(node: yaml.Node, key: str) -> tuple[int, int]:
+    if isinstance(node, yaml.MappingNode):
+        for k, _ in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return k.start_mark.line + 1, k.start_mark.column + 1
+    return 1, 1
+
+
+def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
+    """Validate and compile one rule file; returns the rule and the line of its id."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        node = yaml.compose(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        col = mark.column + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RuleError(name, line, col, f"invalid YAML: {problem}") from None
+    if node is None or not isinstance(data, dict):
+        raise RuleError(name, 1, 1, "expected a mapping with the rule's keys")
+
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        path = list(err.absolute_path)
+        if err.validator == "additionalProperties":
+            extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+            parent = node
+            for step in path:
+                parent = _descend(parent, step)
+            line, col = _key_mark(parent, extra[0]) if extra else _mark_of(node, path)
+            import difflib
+
+            known = list(err.schema.get("properties", {}))
+            guess = difflib.get_close_matches(extra[0], known, n=1) if extra else []
+            hint = f"; did you mean '{guess[0]}'?" if guess else f"; expected one of: {', '.join(known)}"
+            raise RuleError(name, line, col, f"unknown key '{extra[0]}'{hint}")
+        line, col = _mark_of(node, path)
+        where = ".".join(str(p) for p in path) or "rule"
+        raise RuleError(name, line, col, f"{where}: {_short(err)}")
+
+    def compile_expr(src: str, ypath: list[Any]) -> jmespath.parser.ParsedResult:
+        try:
+            return jmespath.compile(src)
+        except jmespath.exceptions.ParseError as exc:
+            line, col = _mark_of(node, ypath)
+            raise RuleError(
+                name, line, col, f"JMESPath syntax error in '{src}': {exc.msg} at offset {exc.lex_position}"
+            ) from None
+        except jmespath.exceptions.JMESPathError as exc:
+            line, col = _mark_of(node, ypath)
+            raise RuleError(name, line, col, f"invalid JMESPath '{src}': {exc}") from None
+
+    def compile_cond(c: Any, ypath: list[Any]) -> Condition:
+        if isinstance(c, str):
+            return ("expr", c, compile_expr(c, ypath))
+        (op, arg), = c.items()
+        if op == "not":
+            return ("not", compile_cond(arg, ypath + ["not"]))
+        return (op, tuple(compile_cond(x, ypath + [op, i]) for i, x in enumerate(arg)))
+
+    condition = compile_cond(data["condition"], ["condition"])
+    message = data["message"]
+    import re
+
+    message_exprs = {}
+    for m in re.finditer(r"\{\$\s*([^}]*)\}", message):
+        message_exprs[m.group(0)] = compile_expr(m.group(1), ["message"])
+
+    subject = data["subject"]
+    types = subject.get("type", ())
+    if isinstance(types, str):
+        types = (types,)
+    if subject["kind"] == "resource" and not types:
+        line, col = _mark_of(node, ["subject"])
+        raise RuleError(name, line, col, "subject: kind 'resource' needs a 'type'")
+    props = data.get("property", ())
+    if isinstance(props, str):
+        props = (props,)
+    info = RuleInfo(
+        id=data["id"],
+        title=data["title"],
+        severity=data["severity"],
+        description=data["description"].strip(),
+        rationale=data["rationale"].strip(),
+        remediation=data["remediation"].strip(),
+        references=tuple(data["references"]),
+        tags=tuple(data.get("tags", ())),
+        subject=_subject_text(subject),
+        bicep=data.get("bicep", "").strip(),
+        policy=data.get("policy", "").strip(),
+        source=name,
+    )
+    rule = Rule(
+        info=info,
+        subject_kind=subject["kind"],
+        types=tuple(t.lower() for t in types),
+        include_builtin=bool(subject.get("include-builtin", False)),
+        message=message.strip(),
+        condition=condition,
+        each=split_path(data["each"]) if "each" in data else None,
+        properties=tuple(split_path(p) for p in props),
+        introduced={split_path(k): v for k, v in data.get("introduced", {}).items()},
+        message_exprs=message_exprs,
+    )
+    return rule, _mark_of(node, ["id"])[0]
+
+
+def _descend(node: yaml.Node, step: Any) -> yaml.Node:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == step:
+                return v
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        return node.value[step]
+    return node
+
+
+def _short(err: Any) -> str:
+    if err.validator == "enum":
+        return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    if err.validator == "required":
+        return str(err.message).replace("is a required property", "is required")
+    if err.validator == "oneOf" and isinstance(err.instance, dict):
+        return (
+            "expected a JMESPath string or a mapping with exactly one of 'all', 'any', 'not'"
+            if set(err.instance) - {"kind", "type", "include-builtin"}
+            else str(err.message)
+        )
+    return str(err.message)
+
+
+def _subject_text(subject: dict[str, Any]) -> str:
+    kind = subject["kind"]
+    if kind == "resource":
+        t = subject.get("type", ())
+        return ", ".join([t] if isinstance(t, str) else t)
+    return {
+        "role-definition": "custom role definitions",
+        "role-assignment": "Microsoft.Authorization/roleAssignments",
+        "template": "whole templates (parameters, variables, outputs)",
+    }[kind]

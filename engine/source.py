@@ -1,0 +1,335 @@
+"""Reading input files: bytes to text, JSONC to values, and source positions on demand.
+
+Speed matters here (a pre-commit hook runs on every commit), so values come from the C
+``json`` parser and positions are computed lazily: a file's position index is built only
+when a finding or error in that file needs a line and column.  JSONC handling keeps every
+character offset intact (comments become spaces), so positions of the stripped text are
+positions of the original text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+JsonPath = tuple["str | int", ...]
+
+# Past this depth a document is refused: recursive stages (expansion, rules) stay well
+# inside Python's recursion limit, and no real template comes close.
+MAX_DEPTH = 200
+
+
+class SourceError(Exception):
+    """A file that cannot be read as JSON/JSONC; carries a 1-based line and column."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def decode(raw: bytes) -> str:
+    """Decode file bytes as Azure tooling writes them: UTF-8 (with or without BOM) or
+    UTF-16 LE/BE with a BOM (Windows PowerShell's ``>`` redirection)."""
+    if raw.startswith(b"\xff\xfe\x00\x00") or raw.startswith(b"\x00\x00\xfe\xff"):
+        raise SourceError("UTF-32 text is not supported; save the file as UTF-8")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return _decode_utf8(raw[3:], offset=3)
+    if raw.startswith(b"\xff\xfe"):
+        return _decode_utf16(raw[2:], "utf-16-le")
+    if raw.startswith(b"\xfe\xff"):
+        return _decode_utf16(raw[2:], "utf-16-be")
+    if len(raw) >= 2 and (raw[0] == 0 or raw[1] == 0):
+        raise SourceError(
+            "file looks like UTF-16 without a byte-order mark; save it as UTF-8 "
+            "(or UTF-16 with a BOM)"
+        )
+    return _decode_utf8(raw, offset=0)
+
+
+def _decode_utf8(raw: bytes, offset: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = raw[: exc.start].decode("utf-8", errors="replace")
+        line = good.count("\n") + 1
+        column = len(good) - (good.rfind("\n") + 1) + 1
+        raise SourceError(
+            f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte {exc.start + offset}; "
+            "expected UTF-8 or UTF-16 with a byte-order mark",
+            line,
+            column,
+        ) from None
+
+
+def _decode_utf16(raw: bytes, codec: str) -> str:
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"invalid {codec.upper()} text at byte {exc.start + 2}") from None
+
+
+# ----------------------------------------------------------------------------- JSONC
+
+# Strings are matched first so that ``//`` inside ``"https://..."`` is never a comment.
+_JSONC_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|//[^\n]*|/\*.*?(?:\*/|\Z)', re.S)
+_TRAILING_COMMA = re.compile(r'"(?:[^"\\]|\\.)*"|,(?=\s*[\]}])', re.S)
+
+
+def _blank(text: str) -> str:
+    """Replace every character but newlines with a space (keeps offsets and lines)."""
+    return re.sub(r"[^\n]", " ", text)
+
+
+def strip_jsonc(text: str) -> str:
+    """Turn JSONC (``//`` and ``/* */`` comments, trailing commas) into JSON of the
+    same length and line structure."""
+
+    def comments(m: re.Match[str]) -> str:
+        s = m.group(0)
+        return s if s.startswith('"') else _blank(s)
+
+    def commas(m: re.Match[str]) -> str:
+        s = m.group(0)
+        return s if s.startswith('"') else " "
+
+    if "/" in text:
+        text = _JSONC_TOKEN.sub(comments, text)
+    return _TRAILING_COMMA.sub(commas, text)
+
+
+def parse_json(text: str) -> Any:
+    """Parse JSON or JSONC text; raise ``SourceError`` with the position of the fault.
+
+    Plain JSON takes the fast path; JSONC is stripped and parsed again only when the
+    first attempt fails.  Multi-line strings are accepted as the Azure CLI accepts them.
+    """
+    try:
+        return _loads(text)
+    except json.JSONDecodeError:
+        pass
+    stripped = strip_jsonc(text)
+    if stripped.lstrip().startswith("/*"):
+        # an unterminated block comment swallowed everything
+        stripped = stripped.strip()
+    try:
+        return _loads(stripped)
+    except json.JSONDecodeError as exc:
+        raise SourceError(_describe_json_error(exc, stripped), exc.lineno, exc.colno) from None
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text, strict=False)
+    except RecursionError:
+        line, column = _deep_position(text)
+        raise SourceError(
+            f"JSON nesting deeper than {MAX_DEPTH} levels", line, column
+        ) from None
+
+
+def _describe_json_error(exc: json.JSONDecodeError, text: str) -> str:
+    msg = exc.msg
+    if exc.pos >= len(text.rstrip()):
+        return f"unexpected end of file: {msg[0].lower() + msg[1:]} (the file looks truncated)"
+    if msg.startswith("Unterminated string"):
+        return "unterminated string"
+    if msg.startswith("Expecting property name"):
+        return "expected a property name in double quotes"
+    if msg == "Extra data":
+        return "unexpected text after the end of the JSON document"
+    return msg[0].lower() + msg[1:]
+
+
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', re.S)
+
+
+def _deep_position(text: str) -> tuple[int, int]:
+    depth = 0
+    for m in _BRACKETS.finditer(text):
+        tok = m.group(0)
+        if tok in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return _line_col(text, m.start())
+        elif tok in "]}":
+            depth -= 1
+    return 1, 1
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def check_depth(value: Any) -> bool:
+    """True when ``value`` nests no deeper than MAX_DEPTH (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        if d > MAX_DEPTH:
+            return False
+        if isinstance(v, dict):
+            stack.extend((c, d + 1) for c in v.values() if isinstance(c, (dict, list)))
+        elif isinstance(v, list):
+            stack.extend((c, d + 1) for c in v if isinstance(c, (dict, list)))
+    return True
+
+
+# ----------------------------------------------------------------------------- positions
+
+_POS_TOKEN = re.compile(
+    r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|//[^\n]*|/\*.*?(?:\*/|\Z)|[^\s{}\[\]:,"/]+|/', re.S
+)
+
+
+class _Node:
+    """Position of one JSON value: where its key (if any) and its value start."""
+
+    __slots__ = ("children", "key_offset", "value_offset")
+
+    def __init__(self, key_offset: int, value_offset: int) -> None:
+        self.key_offset = key_offset
+        self.value_offset = value_offset
+        self.children: dict[str, _Node] | list[_Node] | None = None
+
+
+def _build_index(text: str) -> _Node:
+    root = _Node(-1, 0)
+    # stack entries: (node, pending key, pending key offset)
+    stack: list[list[Any]] = []
+    expect_value_for: list[Any] | None = None
+    current_key: str | None = None
+    key_offset = -1
+    first = True
+    for m in _POS_TOKEN.finditer(text):
+        tok = m.group(0)
+        c = tok[0]
+        if c == "/" and (tok.startswith("//") or tok.startswith("/*")):
+            continue
+        pos = m.start()
+        if first:
+            root.value_offset = pos
+            first = False
+            node: _Node = root
+            if c in "{[":
+                node.children = {} if c == "{" else []
+                stack.append([node, None, -1])
+            continue
+        if not stack:
+            break
+        top = stack[-1]
+        parent: _Node = top[0]
+        if c in "}]":
+            stack.pop()
+            continue
+        if c == ",":
+            continue
+        if c == ":":
+            continue
+        if isinstance(parent.children, dict) and top[1] is None:
+            # a key
+            try:
+                current_key = json.loads(tok) if c == '"' else tok
+            except json.JSONDecodeError:
+                current_key = tok.strip('"')
+            top[1] = current_key
+            top[2] = pos
+            continue
+        # a value
+        if isinstance(parent.children, dict):
+            key = top[1]
+            key_offset = top[2]
+            child = _Node(key_offset, pos)
+            if key not in parent.children:
+                parent.children[key] = child
+            top[1] = None
+        else:
+            child = _Node(pos, pos)
+            assert isinstance(parent.children, list)
+            parent.children.append(child)
+        if c in "{[":
+            child.children = {} if c == "{" else []
+            stack.append([child, None, -1])
+    del expect_value_for, current_key, key_offset
+    return root
+
+
+@dataclass
+class SourceFile:
+    """One input file: its display path, its text, and lazily computed positions."""
+
+    path: str
+    text: str
+    _index: _Node | None = field(default=None, repr=False)
+    _lines: list[int] | None = field(default=None, repr=False)
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        if self._lines is None:
+            self._lines = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        i = bisect.bisect_right(self._lines, offset) - 1
+        return i + 1, offset - self._lines[i] + 1
+
+    def resolve(self, path: JsonPath) -> tuple[JsonPath, bool]:
+        """The longest existing prefix of ``path`` (keys matched case-insensitively, with
+        the file's spelling) and whether the whole path exists."""
+        node = self._root()
+        out: list[str | int] = []
+        for step in path:
+            nxt, real = _child(node, step)
+            if nxt is None:
+                return tuple(out), False
+            node = nxt
+            out.append(real)
+        return tuple(out), True
+
+    def locate(self, path: JsonPath) -> tuple[int, int]:
+        """Line and column of ``path``: the key of an object member, the start of an
+        array element, or the nearest existing ancestor when the path is absent."""
+        node = self._root()
+        for step in path:
+            nxt, _ = _child(node, step)
+            if nxt is None:
+                break
+            node = nxt
+        off = node.key_offset if node.key_offset >= 0 else node.value_offset
+        return self.line_col(off)
+
+    def locate_value(self, path: JsonPath) -> tuple[int, int]:
+        """Line and column where the value at ``path`` (or nearest ancestor) starts."""
+        node = self._root()
+        for step in path:
+            nxt, _ = _child(node, step)
+            if nxt is None:
+                break
+            node = nxt
+        return self.line_col(node.value_offset)
+
+    def _root(self) -> _Node:
+        if self._index is None:
+            self._index = _build_index(self.text)
+        return self._index
+
+
+def _child(node: _Node, step: str | int) -> tuple[_Node | None, str | int]:
+    ch = node.children
+    if isinstance(ch, list):
+        if isinstance(step, int) and 0 <= step < len(ch):
+            return ch[step], step
+        return None, step
+    if isinstance(ch, dict) and isinstance(step, str):
+        hit = ch.get(step)
+        if hit is not None:
+            return hit, step
+        low = step.lower()
+        for k, v in ch.items():
+            if k.lower() == low:
+                return v, k
+    return None, step

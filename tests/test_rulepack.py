@@ -1,0 +1,115 @@
+"""Rule files: validation with located errors, compilation, the bundled pack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.rulepack import RuleError, bundled_rules_dir, compile_rule_text, load_rules
+
+GOOD = """\
+id: TST001
+title: A test rule for the loader
+severity: medium
+tags: [test]
+subject:
+  kind: resource
+  type: Microsoft.Devices/IotHubs
+description: d
+rationale: r
+remediation: fix it
+references: [https://learn.microsoft.com/azure/iot-hub/]
+property: properties.x
+message: "{resource} has {property} = {value}"
+condition: "properties.x == `true`"
+"""
+
+
+def test_valid_rule_compiles() -> None:
+    rule, line = compile_rule_text("t.yaml", GOOD)
+    assert rule.id == "TST001" and rule.types == ("microsoft.devices/iothubs",) and line == 1
+
+
+def test_unknown_key_is_reported_with_line_and_hint() -> None:
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", GOOD + "sevrity: high\n")
+    assert exc.value.line == 15
+    assert "unknown key 'sevrity'" in exc.value.message and "severity" in exc.value.message
+
+
+def test_bad_severity_is_reported_at_its_line() -> None:
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", GOOD.replace("severity: medium", "severity: urgent"))
+    assert exc.value.line == 3 and "urgent" in exc.value.message
+
+
+def test_jmespath_syntax_error_is_located() -> None:
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", GOOD.replace("properties.x == `true`", "properties.x == =="))
+    assert exc.value.line == 14 and "JMESPath syntax error" in exc.value.message
+
+
+def test_nested_condition_error_is_located() -> None:
+    text = GOOD.replace('condition: "properties.x == `true`"\n',
+                        'condition:\n  all:\n    - "a"\n    - "b[["\n')
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", text)
+    assert exc.value.line == 17
+
+
+def test_invalid_yaml_is_located() -> None:
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", "id: [unclosed\n")
+    assert "invalid YAML" in exc.value.message
+
+
+def test_missing_required_key_is_reported() -> None:
+    with pytest.raises(RuleError, match="'message' is required"):
+        compile_rule_text("t.yaml", GOOD.replace('message: "{resource} has {property} = {value}"\n', ""))
+
+
+def test_duplicate_ids_are_reported_with_both_files(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text(GOOD)
+    with pytest.raises(RuleError, match="duplicate rule id TST001"):
+        load_rules([tmp_path])
+
+
+def test_compiled_pack_is_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD)
+    first = load_rules([tmp_path])
+    import engine.rulepack as rp
+
+    monkeypatch.setattr(rp, "_compile_all", lambda blobs: pytest.fail("cache not used"))
+    second = load_rules([tmp_path])
+    assert [r.id for r in second] == [r.id for r in first]
+
+
+def test_unusable_cache_falls_back_silently(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD)
+    blocker = tmp_path / "cachefile"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("IOTGUARD_CACHE_DIR", str(blocker / "sub"))
+    assert [r.id for r in load_rules([tmp_path])] == ["TST001"]
+
+
+def test_corrupt_cache_entry_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "a.yaml").write_text(GOOD)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("IOTGUARD_CACHE_DIR", str(cache))
+    load_rules([rules_dir])
+    for f in cache.iterdir():
+        f.write_bytes(b"garbage")
+    assert [r.id for r in load_rules([rules_dir])] == ["TST001"]
+
+
+def test_bundled_pack_loads_and_every_rule_documents_itself() -> None:
+    rules = load_rules([bundled_rules_dir()])
+    assert rules
+    for r in rules:
+        assert r.info.description and r.info.rationale and r.info.remediation
+        assert r.info.references and all(ref.startswith("https://") for ref in r.info.references)
+        assert "```json" in r.info.remediation, f"{r.id} remediation lacks an ARM snippet"

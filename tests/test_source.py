@@ -1,0 +1,126 @@
+"""Loader: bytes to text, JSONC, positions, and bad input that must never crash."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.source import MAX_DEPTH, SourceError, SourceFile, decode, parse_json, strip_jsonc
+
+
+def test_utf8_with_bom_is_decoded() -> None:
+    assert decode(b'\xef\xbb\xbf{"a": 1}') == '{"a": 1}'
+
+
+def test_utf16_le_with_bom_is_decoded() -> None:
+    assert decode('{"a": "é"}'.encode("utf-16-le").join([b"\xff\xfe", b""])) == '{"a": "é"}'
+
+
+def test_utf16_be_with_bom_is_decoded() -> None:
+    assert decode(b"\xfe\xff" + '{"a": 1}'.encode("utf-16-be")) == '{"a": 1}'
+
+
+def test_utf16_without_bom_is_a_clear_error() -> None:
+    with pytest.raises(SourceError, match="UTF-16 without a byte-order mark"):
+        decode('{"a": 1}'.encode("utf-16-le"))
+
+
+def test_invalid_utf8_names_the_byte_and_position() -> None:
+    with pytest.raises(SourceError) as exc:
+        decode(b'{\n  "a": "\xff"\n}')
+    assert "0xff" in exc.value.message
+    assert (exc.value.line, exc.value.column) == (2, 9)
+
+
+def test_crlf_line_endings_parse() -> None:
+    assert parse_json('{\r\n  "a": 1\r\n}\r\n') == {"a": 1}
+
+
+def test_line_and_block_comments_are_stripped() -> None:
+    text = '{\n  // line\n  "a": 1, /* block\n spanning */ "b": 2\n}'
+    assert parse_json(text) == {"a": 1, "b": 2}
+
+
+def test_url_inside_string_is_not_a_comment() -> None:
+    assert parse_json('{"u": "https://example.com/x"} // trailing') == {"u": "https://example.com/x"}
+
+
+def test_comment_markers_inside_strings_survive() -> None:
+    assert parse_json('{"a": "/* not a comment */", "b": "x // y"}') == {
+        "a": "/* not a comment */",
+        "b": "x // y",
+    }
+
+
+def test_trailing_commas_are_accepted() -> None:
+    assert parse_json('{"a": [1, 2,], "b": 3,}') == {"a": [1, 2], "b": 3}
+
+
+def test_multiline_strings_are_accepted() -> None:
+    assert parse_json('{"e": "[concat(\n  \'a\', \'b\')]"}') == {"e": "[concat(\n  'a', 'b')]"}
+
+
+def test_stripping_keeps_offsets_and_lines() -> None:
+    text = '{ /* c\n c */ "a": 1 // x\n}'
+    stripped = strip_jsonc(text)
+    assert len(stripped) == len(text)
+    assert stripped.count("\n") == text.count("\n")
+
+
+def test_truncated_file_is_located_error() -> None:
+    with pytest.raises(SourceError) as exc:
+        parse_json('{\n  "a": [1, 2\n')
+    assert "truncated" in exc.value.message
+    assert exc.value.line >= 2
+
+
+def test_syntax_error_has_line_and_column() -> None:
+    with pytest.raises(SourceError) as exc:
+        parse_json('{\n  "a": 1\n  "b": 2\n}')
+    assert (exc.value.line, exc.value.column) == (3, 3)
+
+
+def test_unterminated_string_is_reported() -> None:
+    with pytest.raises(SourceError, match="unterminated string"):
+        parse_json('{"a": "oops}')
+
+
+def test_very_deep_nesting_is_a_located_error_not_a_crash() -> None:
+    text = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(SourceError) as exc:
+        parse_json(text)
+    assert f"deeper than {MAX_DEPTH}" in exc.value.message
+    assert exc.value.column == MAX_DEPTH + 1
+
+
+def test_huge_string_parses() -> None:
+    big = "x" * 5_000_000
+    assert parse_json(json.dumps({"a": big}))["a"] == big
+
+
+def test_position_of_property_key() -> None:
+    src = SourceFile("t.json", '{\n  "resources": [\n    {\n      "name": "hub"\n    }\n  ]\n}')
+    assert src.locate(("resources", 0, "name")) == (4, 7)
+
+
+def test_position_lookup_is_case_insensitive() -> None:
+    src = SourceFile("t.json", '{"Properties": {"DisableLocalAuth": false}}')
+    assert src.locate(("properties", "disableLocalAuth")) == (1, 17)
+    assert src.resolve(("properties", "disableLocalAuth")) == (("Properties", "DisableLocalAuth"), True)
+
+
+def test_missing_property_locates_nearest_ancestor() -> None:
+    src = SourceFile("t.json", '{\n  "properties": {\n    "a": 1\n  }\n}')
+    assert src.locate(("properties", "missing")) == (2, 3)
+    assert src.resolve(("properties", "missing")) == (("properties",), False)
+
+
+def test_positions_skip_comments() -> None:
+    src = SourceFile("t.json", '{\n  // "a": 0,\n  "a": 1\n}')
+    assert src.locate(("a",)) == (3, 3)
+
+
+def test_positions_in_crlf_files() -> None:
+    src = SourceFile("t.json", '{\r\n  "a": {\r\n    "b": 1\r\n  }\r\n}')
+    assert src.locate(("a", "b")) == (3, 5)
