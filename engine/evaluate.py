@@ -82,6 +82,7 @@ class Evaluator:
         state.resource = subject.body
         state.subject = subject
         for subpath, item in _items(subject.body, rule.each):
+            state.item_path = subpath
             try:
                 outcome = self._condition(rule.condition, item)
             except jmespath.exceptions.JMESPathError as exc:
@@ -90,6 +91,13 @@ class Evaluator:
             if outcome is False:
                 continue
             prop_path, value, exists = _pick_property(item, subpath, rule.properties)
+            if rule.locate is not None:
+                with tracking():
+                    where = rule.locate.search(item, options=self.options)
+                if isinstance(where, str) and where:
+                    prop_path, value, exists = _pick_property(
+                        subject.body, (), (_parse_path(where),)
+                    )
             mapped = subject.locate(prop_path)
             resolved, whole = mapped.source.resolve(mapped.path)
             if whole:
@@ -231,15 +239,36 @@ def _jtruthy(v: Any) -> bool:
     return True
 
 
-def _items(body: Any, each: tuple[str, ...] | None) -> Iterator[tuple[JsonPath, Any]]:
+def _items(
+    body: Any, each: tuple[tuple[str, ...], ...] | None
+) -> Iterator[tuple[JsonPath, Any]]:
     if each is None:
         yield (), body
         return
+    for pattern in each:
+        yield from _walk(body, pattern)
+
+
+def _leaves(path: JsonPath, value: Any) -> Iterator[tuple[JsonPath, Any]]:
+    stack: list[tuple[JsonPath, Any]] = [(path, value)]
+    while stack:
+        p, v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend((p + (k,), c) for k, c in reversed(list(v.items())))
+        elif isinstance(v, list):
+            stack.extend((p + (i,), c) for i, c in reversed(list(enumerate(v))))
+        elif v is not None:
+            yield p, v
+
+
+def _walk(body: Any, pattern: tuple[str, ...]) -> Iterator[tuple[JsonPath, Any]]:
     frontier: list[tuple[JsonPath, Any]] = [((), body)]
-    for seg in each:
+    for seg in pattern:
         nxt: list[tuple[JsonPath, Any]] = []
         for path, value in frontier:
-            if seg == "*":
+            if seg == "**":
+                nxt.extend(_leaves(path, value))
+            elif seg == "*":
                 if isinstance(value, dict):
                     nxt.extend((path + (k,), v) for k, v in value.items())
                 elif isinstance(value, list):
@@ -263,6 +292,10 @@ def _pick_property(
         real: list[str | int] = []
         ok = True
         for seg in cand:
+            if isinstance(cur, list) and seg.isdigit() and int(seg) < len(cur):
+                real.append(int(seg))
+                cur = cur[int(seg)]
+                continue
             if isinstance(cur, dict):
                 key = cur.ci_key(seg) if isinstance(cur, CIDict) else (seg if seg in cur else None)
                 if key is None:
@@ -278,6 +311,11 @@ def _pick_property(
     if candidates:
         return base + candidates[0], None, False
     return base, item, True
+
+
+def _parse_path(text: str) -> tuple[str, ...]:
+    """``permissions[0].actions[2]`` -> ("permissions", "0", "actions", "2")."""
+    return tuple(p for p in text.replace("[", ".").replace("]", "").split(".") if p)
 
 
 def _same_path(a: tuple[str, ...], b: JsonPath) -> bool:

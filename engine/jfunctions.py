@@ -49,6 +49,7 @@ class EvalState:
         self.resource: Any = None  # current subject body
         self.subject: Any = None  # the subject object (Resource, RoleDefinition, ...)
         self.run: Any = None  # engine.run_index.RunIndex (cross-resource look-ups)
+        self.item_path: tuple[str | int, ...] = ()  # path of the current item in the subject
 
 
 class RuleFunctions(jmespath.functions.Functions):
@@ -227,6 +228,255 @@ class RuleFunctions(jmespath.functions.Functions):
         for u in undecided:
             consult(u)
         return False
+
+
+    @signature({"types": []}, {"types": ["string"]})
+    def _func_has_identity(self, body: Any, kind: str) -> bool:
+        """``identity.type`` includes ``SystemAssigned`` or ``UserAssigned`` (spellings
+        differ by provider: ``"SystemAssigned, UserAssigned"`` vs without the space)."""
+        t = ci_get(ci_get(body, "identity"), "type")
+        if isinstance(t, Unknown):
+            consult(t)
+            return False
+        if not isinstance(t, str):
+            return False
+        parts = {p.strip().lower() for p in t.split(",")}
+        return kind.lower() in parts
+
+    @signature({"types": []}, {"types": []})
+    def _func_identity_attached(self, body: Any, identity_id: Any) -> bool:
+        """A user-assigned identity (resource ID) is attached to the resource."""
+        attached = ci_get(ci_get(body, "identity"), "userAssignedIdentities")
+        if isinstance(identity_id, Unknown):
+            consult(identity_id)
+            return False
+        if isinstance(attached, Unknown):
+            consult(attached)
+            return False
+        if not isinstance(attached, dict) or not isinstance(identity_id, str):
+            return False
+        want = _norm_id(identity_id)
+        for key in attached:
+            if isinstance(key, Unknown):
+                consult(key)
+            elif isinstance(key, str) and _norm_id(key) == want:
+                return True
+        return False
+
+    @signature({"types": []})
+    def _func_diagnostic_settings(self, body: Any) -> list[Any]:
+        """Bodies of the diagnostic settings in the run that target this resource."""
+        run = self.state.run
+        target = run.of_body(body) if run is not None else None
+        if target is None:
+            return []
+        tid = str(target.id).lower()
+        out = []
+        for d in run.deployed("Microsoft.Insights/diagnosticSettings"):
+            if d.scope is not None and str(d.scope).lower() == tid:
+                out.append(d.body)
+        prefix = target.type.lower() + "/providers/microsoft.insights/diagnosticsettings"
+        for d in run.resources:
+            if d.existing or d.type.lower() != prefix:
+                continue
+            if d.scope is not None and str(d.scope).lower() == tid:
+                out.append(d.body)
+            elif str(d.name).split("/", 1)[0].lower() == str(target.name).lower():
+                out.append(d.body)
+        return out
+
+    @signature({"types": []})
+    def _func_linked_hub(self, value: Any) -> Any:
+        """The body of the deployed IoT hub in the run that ``value`` (a DPS link entry, a
+        connection string, a resource ID) names, or null.  An unknown value that names no
+        hub makes the decision unresolved."""
+        from engine import links
+
+        run = self.state.run
+        if run is None:
+            return None
+        names = links.hub_names(value)
+        for name in sorted(names):
+            hubs = run.hubs_named(name)
+            if hubs:
+                return hubs[0].body
+        if not names:
+            for u in _unknowns(value):
+                consult(u)
+        return None
+
+    @signature({"types": []})
+    def _func_policies(self, value: Any) -> list[str]:
+        """Shared access policy names a connection string or IotHubKeys reference uses."""
+        from engine import links
+
+        names = sorted(links.policy_names(value))
+        if not names:
+            for u in _unknowns(value):
+                consult(u)
+        return names
+
+    @signature({"types": []})
+    def _func_masked(self, value: Any) -> str:
+        if isinstance(value, Unknown):
+            return mask(value.text)
+        return mask(value) if isinstance(value, str) else ""
+
+    @signature({"types": []})
+    def _func_literal_key(self, value: Any) -> bool:
+        """A key written literally at the current item (HUB008).  Values from secure
+        parameters are exempt; values that only pass a parameter or variable through are
+        reported where that parameter or variable is written."""
+        path = self.state.item_path
+        key_name = next((p for p in reversed(path) if isinstance(p, str)), None)
+        subject = self.state.subject
+        mapped = subject.locate(path) if subject is not None else None
+        origin = mapped.origin if mapped is not None else None
+        if origin is not None and origin.kind.startswith("parameter") and origin.name:
+            if _param_type(self.state.resource, origin.name) in _SECURE_TYPES:
+                return False
+        if path[:1] == ("parameters",) and len(path) >= 2:
+            if _param_type(self.state.resource, str(path[1])) in _SECURE_TYPES:
+                return False
+        if isinstance(value, Unknown):
+            # A plain string parameter without a value in a key position: unresolved.
+            bearing = key_name is not None and key_name.lower() in _KEY_PROPERTIES
+            bearing = bearing or re.search(r"(SharedAccessKey|AccountKey)=\{", value.text, re.I) is not None
+            if bearing and any(c.kind == "parameter" for c in value.causes):
+                consult(value)
+            return False
+        if not isinstance(value, str):
+            return False
+        if (
+            path[:1] == ("resources",) and origin is not None
+            and origin.kind in ("parameter-default", "variable")
+        ):
+            return False
+        return literal_key_in(value, key_name) is not None
+
+    @signature({"types": []})
+    def _func_leaks_key(self, value: Any) -> bool:
+        """A key from listKeys()/list*() for an IoT hub, DPS, storage account, Event Hubs
+        or Service Bus that reaches an output or a non-secure nested-deployment parameter
+        (HUB009)."""
+        body = self.state.resource
+        path = self.state.item_path
+        if path[:1] == ("outputs",) and len(path) >= 2:
+            otype = ci_get(ci_get(body, "outputTypes"), str(path[1]))
+            if isinstance(otype, str) and otype.lower() in _SECURE_TYPES:
+                return False
+        elif path[:1] == ("deployments",) and len(path) >= 4:
+            dep = body["deployments"][path[1]]
+            ptype = ci_get(ci_get(dep, "parameterTypes"), str(path[3]))
+            hits, undecided = secret_targets(value)
+            if not hits and not undecided:
+                return False
+            if isinstance(ptype, str):
+                return ptype.lower() not in _SECURE_TYPES and bool(hits or _consult_all(undecided))
+            consult(Unknown.of("unsupported", f"linked template {ci_get(dep, 'linked') or ''} "
+                               "is not available, so its parameter types are unknown"))
+            return False
+        hits, undecided = secret_targets(value)
+        if hits:
+            return True
+        return _consult_all(undecided)
+
+    @signature({"types": []})
+    def _func_where(self, body: Any) -> str:
+        """``<type> '<name>' at <file>:<line>`` for a resource body, for messages."""
+        run = self.state.run
+        r = run.of_body(body) if run is not None else None
+        if r is None:
+            return ""
+        line, _ = r.source.locate(r.path)
+        return f"{r.type} '{r.name}' at {r.source.path}:{line}"
+
+
+# A key-shaped value: at least 20 base64 characters.  Random key material always mixes
+# upper case, lower case and digits (or + and /); placeholders such as SHAREDACCESSKEY,
+# XXXXXXXXXXXXXXXXXXXXXXXX or <key> do not.
+_KEY_IN_TEXT = re.compile(r"(SharedAccessKey|AccountKey)=([A-Za-z0-9+/]{20,}={0,2})", re.I)
+_KEY_SHAPED = re.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
+_KEY_PROPERTIES = frozenset({"primarykey", "secondarykey"})
+_SECRET_TARGET = re.compile(
+    r"providers/(microsoft\.devices/iothubs|microsoft\.devices/provisioningservices|"
+    r"microsoft\.storage/storageaccounts|microsoft\.eventhub/namespaces|"
+    r"microsoft\.servicebus/namespaces)",
+    re.I,
+)
+_SECURE_TYPES = frozenset({"securestring", "secureobject"})
+
+
+def looks_like_key(value: str) -> bool:
+    if not _KEY_SHAPED.fullmatch(value):
+        return False
+    has_lower = any(c.islower() for c in value)
+    has_upper = any(c.isupper() for c in value)
+    has_other = any(c.isdigit() or c in "+/" for c in value)
+    return has_lower and has_upper and has_other
+
+
+def literal_key_in(text: str, key_name: str | None) -> str | None:
+    """The literal key written in ``text`` (a connection string or a key property)."""
+    for m in _KEY_IN_TEXT.finditer(text):
+        if looks_like_key(m.group(2)):
+            return m.group(2)
+    if key_name is not None and key_name.lower() in _KEY_PROPERTIES and looks_like_key(text.strip()):
+        return text.strip()
+    return None
+
+
+def mask(text: str) -> str:
+    """Show a secret-bearing string with its keys masked."""
+    out = _KEY_IN_TEXT.sub(lambda m: f"{m.group(1)}={m.group(2)[:4]}...", text)
+    if looks_like_key(out.strip()):
+        return out.strip()[:4] + "..."
+    return out
+
+
+def secret_targets(value: Any) -> tuple[list[str], list[Unknown]]:
+    """Key-bearing list*() results inside ``value``: the matching targets (hub, DPS,
+    storage, Event Hubs, Service Bus), and unknowns whose target cannot be told."""
+    hits: list[str] = []
+    undecided: list[Unknown] = []
+    for u in _unknowns(value):
+        for c in u.causes:
+            if c.kind != "list":
+                continue
+            target = c.target or ""
+            if _SECRET_TARGET.search(target):
+                hits.append(f"{c.function or 'list'}({target})")
+            elif not target or isinstance(c.target, Unknown) or "{" in target:
+                undecided.append(u)
+    return hits, undecided
+
+
+def _norm_id(text: str) -> str:
+    return text.strip().rstrip("/").lower()
+
+
+def _unknowns(value: Any) -> list[Unknown]:
+    if isinstance(value, Unknown):
+        return [value]
+    out: list[Unknown] = []
+    if isinstance(value, dict):
+        for v in value.values():
+            out.extend(_unknowns(v))
+    elif isinstance(value, list):
+        for v in value:
+            out.extend(_unknowns(v))
+    return out
+
+
+def _consult_all(values: list[Unknown]) -> bool:
+    for u in values:
+        consult(u)
+    return False
+
+
+def _param_type(template_body: Any, name: str) -> str:
+    t = ci_get(ci_get(template_body, "parameterTypes"), name)
+    return t.lower() if isinstance(t, str) else ""
 
 
 def make_options(functions: RuleFunctions) -> jmespath.Options:

@@ -49,7 +49,8 @@ class Rule:
     include_builtin: bool
     message: str
     condition: Condition
-    each: tuple[str, ...] | None = None
+    each: tuple[tuple[str, ...], ...] | None = None
+    locate: jmespath.parser.ParsedResult | None = None
     properties: tuple[tuple[str, ...], ...] = ()
     introduced: dict[tuple[str, ...], str] = field(default_factory=dict)
     message_exprs: dict[str, jmespath.parser.ParsedResult] = field(default_factory=dict)
@@ -304,12 +305,20 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
         include_builtin=bool(subject.get("include-builtin", False)),
         message=message.strip(),
         condition=condition,
-        each=split_path(data["each"]) if "each" in data else None,
+        each=_each(data.get("each")),
+        locate=compile_expr(data["locate"], ["locate"]) if "locate" in data else None,
         properties=tuple(split_path(p) for p in props),
         introduced={split_path(k): v for k, v in data.get("introduced", {}).items()},
         message_exprs=message_exprs,
     )
     return rule, _mark_of(node, ["id"])[0]
+
+
+def _each(value: Any) -> tuple[tuple[str, ...], ...] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    return tuple(split_path(v) for v in items)
 
 
 def _descend(node: yaml.Node, step: Any) -> yaml.Node:

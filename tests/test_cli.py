@@ -1,0 +1,206 @@
+"""The command line: discovery, exit codes, formats, errors that never stop the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import hub, template
+
+GOOD = {"disableLocalAuth": True, "disableDeviceSAS": True, "disableModuleSAS": True,
+        "minTlsVersion": "1.2", "publicNetworkAccess": "Disabled"}
+
+
+def good_hub() -> dict[str, Any]:
+    diag = {"type": "Microsoft.Insights/diagnosticSettings", "apiVersion": "2021-05-01-preview",
+            "name": "logs", "scope": "Microsoft.Devices/IotHubs/hub1", "properties": {}}
+    return template(hub(**GOOD), diag)
+
+
+def bad_hub() -> dict[str, Any]:
+    return template(hub(**{**GOOD, "disableLocalAuth": False}))
+
+
+def test_clean_template_exits_zero(write: Any, iotguard: Any) -> None:
+    write("infra/hub.json", good_hub())
+    code, out, _ = iotguard("check", "infra")
+    assert code == 0, out
+    assert "0 findings" in out
+
+
+def test_finding_at_or_above_fail_on_exits_one(write: Any, iotguard: Any) -> None:
+    write("hub.json", bad_hub())
+    code, out, _ = iotguard("check", "hub.json")
+    assert code == 1
+    assert "HUB001" in out and "hub.json:" in out
+
+
+def test_fail_on_raises_the_threshold(write: Any, iotguard: Any) -> None:
+    write("hub.json", template(hub(**{**GOOD, "minTlsVersion": "1.0"})))  # HUB005 medium, HUB011 low
+    assert iotguard("check", "--fail-on", "high")[0] == 0
+    assert iotguard("check", "--fail-on", "medium")[0] == 1
+
+
+def test_default_path_is_the_working_directory(write: Any, iotguard: Any) -> None:
+    write("a/b/c/hub.json", bad_hub())
+    code, out, _ = iotguard("check")
+    assert code == 1 and "a/b/c/hub.json" in out
+
+
+def test_jsonc_files_are_discovered(write: Any, iotguard: Any) -> None:
+    write("hub.jsonc", "// comment\n" + json.dumps(bad_hub()))
+    code, out, _ = iotguard("check")
+    assert code == 1 and "hub.jsonc" in out
+
+
+def test_git_and_node_modules_are_skipped(write: Any, iotguard: Any) -> None:
+    write(".git/hub.json", bad_hub())
+    write("node_modules/pkg/hub.json", bad_hub())
+    code, out, _ = iotguard("check")
+    assert code == 0, out
+
+
+def test_exclude_glob_skips_matches(write: Any, iotguard: Any) -> None:
+    write("legacy/old/hub.json", bad_hub())
+    write("new/hub.json", good_hub())
+    assert iotguard("check", "--exclude", "legacy/**")[0] == 0
+    assert iotguard("check", "--exclude", "legacy")[0] == 0
+    assert iotguard("check")[0] == 1
+
+
+def test_other_json_is_skipped_silently_and_listed_with_verbose(write: Any, iotguard: Any) -> None:
+    write("package.json", {"name": "x", "version": "1.0.0"})
+    code, out, _ = iotguard("check")
+    assert code == 0 and "package.json" not in out
+    code, out, _ = iotguard("check", "--verbose")
+    assert "package.json" in out
+
+
+def test_parse_error_exits_two_and_other_files_are_still_checked(write: Any, iotguard: Any) -> None:
+    write("broken.json", '{\n  "resources": [\n')
+    write("hub.json", bad_hub())
+    code, out, _ = iotguard("check")
+    assert code == 2
+    assert "broken.json:" in out and "HUB001" in out
+
+
+def test_parse_error_is_located(write: Any, iotguard: Any) -> None:
+    write("broken.json", '{\n  "a": 1\n  "b": 2\n}')
+    code, out, _ = iotguard("check", "--format", "json")
+    data = json.loads(out)
+    assert code == 2
+    assert data["errors"][0]["path"] == "broken.json"
+    assert (data["errors"][0]["line"], data["errors"][0]["column"]) == (3, 3)
+
+
+def test_missing_path_is_a_usage_error(iotguard: Any) -> None:
+    code, out, _ = iotguard("check", "does-not-exist")
+    assert code == 2 and "does-not-exist" in out
+
+
+def test_unknown_option_exits_two(iotguard: Any) -> None:
+    with pytest.raises(SystemExit) as exc:
+        iotguard("check", "--bogus")
+    assert exc.value.code == 2
+
+
+def test_json_output_contract(write: Any, iotguard: Any) -> None:
+    write("hub.json", bad_hub())
+    code, out, _ = iotguard("check", "--format", "json")
+    data = json.loads(out)
+    assert set(data) >= {"version", "findings", "unresolved", "errors", "summary"}
+    f = next(f for f in data["findings"] if f["rule_id"] == "HUB001")
+    for key in ("rule_id", "severity", "title", "message", "path", "line", "column",
+                "resource_type", "resource_name", "property", "remediation"):
+        assert key in f
+    assert f["resource_name"] == "hub1" and f["property"] == "properties.disableLocalAuth"
+    assert data["summary"]["exit_code"] == code == 1
+
+
+def test_output_order_is_deterministic(write: Any, iotguard: Any) -> None:
+    write("b.json", bad_hub())
+    write("a.json", bad_hub())
+    out1 = iotguard("check", "--format", "json")[1]
+    out2 = iotguard("check", "--format", "json", "b.json", "a.json")[1]
+    keys = [(f["path"], f["line"], f["rule_id"]) for f in json.loads(out1)["findings"]]
+    assert keys == sorted(keys)
+    assert out1 == out2
+
+
+def test_output_file_is_written_and_stdout_stays_empty(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    write("hub.json", bad_hub())
+    code, out, _ = iotguard("check", "--format", "json", "--output", "report/out.json")
+    assert code == 1 and out == ""
+    assert json.loads((tmp_path / "report/out.json").read_text())["findings"]
+
+
+def test_no_colour_when_not_a_tty(write: Any, iotguard: Any) -> None:
+    write("hub.json", bad_hub())
+    assert "\033[" not in iotguard("check")[1]
+
+
+def test_quiet_prints_only_failing_findings(write: Any, iotguard: Any) -> None:
+    write("hub.json", template(hub(**{**GOOD, "disableLocalAuth": False})))
+    out = iotguard("check", "--quiet")[1]
+    assert "HUB001" in out and "HUB011" not in out  # HUB011 is low: below the gate
+
+
+def test_rules_lists_the_pack(iotguard: Any) -> None:
+    code, out, _ = iotguard("rules")
+    assert code == 0
+    assert "HUB001" in out and "high" in out
+
+
+def test_explain_prints_the_rule_doc(iotguard: Any) -> None:
+    code, out, _ = iotguard("explain", "hub001")
+    assert code == 0 and out.startswith("# HUB001") and "## How to fix" in out
+
+
+def test_explain_unknown_rule_suggests(iotguard: Any) -> None:
+    code, _, err = iotguard("explain", "HUB0001")
+    assert code == 2 and "HUB" in err
+
+
+def test_select_and_ignore_by_id_tag_and_prefix(write: Any, iotguard: Any) -> None:
+    write("hub.json", bad_hub())
+    ids = lambda out: {f["rule_id"] for f in json.loads(out)["findings"]}  # noqa: E731
+    assert ids(iotguard("check", "-f", "json", "--select", "HUB001")[1]) == {"HUB001"}
+    assert "HUB001" not in ids(iotguard("check", "-f", "json", "--ignore", "entra")[1])
+    assert ids(iotguard("check", "-f", "json", "--select", "HUB")[1]) <= {f"HUB{n:03d}" for n in range(1, 12)}
+
+
+def test_extra_rule_directory(write: Any, iotguard: Any) -> None:
+    write("myrules/CUS001.yaml", """\
+id: CUS001
+title: Hubs must be tagged with an owner
+severity: low
+subject: {kind: resource, type: Microsoft.Devices/IotHubs}
+description: d
+rationale: r
+remediation: "add tags"
+references: [https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources]
+message: "{resource} has no owner tag"
+condition: "!present(tags.owner)"
+""")
+    write("hub.json", good_hub())
+    code, out, _ = iotguard("check", "--rules", "myrules", "--fail-on", "low", "hub.json")
+    assert code == 1 and "CUS001" in out
+
+
+def test_invalid_extra_rule_is_a_located_error(write: Any, iotguard: Any) -> None:
+    write("myrules/bad.yaml", "id: CUS001\ntitle: x\nseverity: urgent\n")
+    code, _, err = iotguard("check", "--rules", "myrules")
+    assert code == 2 and "bad.yaml:" in err
+
+
+def test_python_dash_m_engine_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "engine", "rules"], capture_output=True, text=True,
+                          cwd=tmp_path, env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+                                             "PATH": "/usr/bin:/bin", "IOTGUARD_NO_CACHE": "1"})
+    assert proc.returncode == 0 and "HUB001" in proc.stdout

@@ -1,0 +1,62 @@
+"""Every rule has failing and passing fixtures of our own, discovered automatically.
+
+``tests/rules/<ID>/fail-*.json`` must produce at least one finding of rule <ID>;
+``tests/rules/<ID>/pass-*.json`` must produce none (and no unresolved result) of <ID>.
+A fixture may be a directory (several files checked in one run).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.pipeline import Options, load_rule_pack, run
+from engine.rulepack import bundled_rules_dir
+
+HERE = Path(__file__).resolve().parent / "rules"
+RULE_IDS = sorted(p.stem for p in bundled_rules_dir().glob("*.yaml"))
+
+
+def fixtures(prefix: str) -> list[tuple[str, Path]]:
+    out = []
+    for rule_id in RULE_IDS:
+        for f in sorted((HERE / rule_id).glob(f"{prefix}-*")):
+            out.append((rule_id, f))
+    return out
+
+
+@pytest.fixture(scope="module")
+def pack() -> list:  # type: ignore[type-arg]
+    return load_rule_pack([], str(HERE))
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_every_rule_has_failing_and_passing_fixtures(rule_id: str) -> None:
+    folder = HERE / rule_id
+    assert list(folder.glob("fail-*")), f"rule {rule_id} has no failing fixture in {folder}"
+    assert list(folder.glob("pass-*")), f"rule {rule_id} has no passing fixture in {folder}"
+
+
+def check(path: Path, pack: list) -> object:  # type: ignore[type-arg]
+    result = run(Options(paths=[str(path)], cwd=str(HERE)), pack)
+    assert not result.errors, [e.message for e in result.errors]
+    return result
+
+
+@pytest.mark.parametrize(("rule_id", "path"), fixtures("fail"), ids=lambda v: getattr(v, "name", v))
+def test_failing_fixture_fires(rule_id: str, path: Path, pack: list) -> None:  # type: ignore[type-arg]
+    result = check(path, pack)
+    hits = [f for f in result.findings if f.rule_id == rule_id]  # type: ignore[attr-defined]
+    assert hits, f"{rule_id} did not fire on {path.name}; unresolved: " + str(
+        [u.message for u in result.unresolved if u.rule_id == rule_id])  # type: ignore[attr-defined]
+    for f in hits:
+        assert f.line >= 1 and f.column >= 1 and f.path.endswith(path.name)
+
+
+@pytest.mark.parametrize(("rule_id", "path"), fixtures("pass"), ids=lambda v: getattr(v, "name", v))
+def test_passing_fixture_is_quiet(rule_id: str, path: Path, pack: list) -> None:  # type: ignore[type-arg]
+    result = check(path, pack)
+    hits = [f.message for f in result.findings if f.rule_id == rule_id]  # type: ignore[attr-defined]
+    unresolved = [u.message for u in result.unresolved if u.rule_id == rule_id]  # type: ignore[attr-defined]
+    assert not hits and not unresolved, hits + unresolved
