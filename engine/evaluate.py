@@ -81,7 +81,15 @@ class Evaluator:
         state = self.functions.state
         state.resource = subject.body
         state.subject = subject
+        match = rule.match
         for subpath, item in _items(subject.body, rule.each):
+            if match is not None:
+                if not isinstance(item, str):
+                    continue
+                last = next((p for p in reversed(subpath) if isinstance(p, str)), "")
+                text = item.text if isinstance(item, Unknown) else item
+                if match.search(f"{last}={text}") is None:
+                    continue
             state.item_path = subpath
             try:
                 outcome = self._condition(rule.condition, item)
@@ -99,7 +107,7 @@ class Evaluator:
                         subject.body, (), (_parse_path(where),)
                     )
             mapped = subject.locate(prop_path)
-            resolved, whole = mapped.source.resolve(mapped.path)
+            _, whole = mapped.source.resolve(mapped.path)
             if whole:
                 line, col = mapped.source.locate(mapped.path)
             else:
@@ -161,13 +169,13 @@ class Evaluator:
             r = self._condition(c, item)
             if isinstance(r, tuple):
                 pending.extend(r)
-            elif op == "all" and r is False:
+            elif op == "all" and not r:
                 return False
-            elif op == "any" and r is True:
+            elif op == "any" and r:
                 return True
         if pending:
             return tuple(pending)
-        return op == "all"
+        return bool(op == "all")
 
     def _message(
         self,
@@ -196,7 +204,9 @@ class Evaluator:
                     f"which API version {version} introduced"
                 )
         resource = f"{subject.type} '{subject.name}'"
-        if subject.raw_name and subject.raw_name != subject.name:
+        if subject.kind == "template":
+            resource = "the template" if subject.name == "(root)" else f"nested deployment '{subject.name}'"
+        elif subject.raw_name and subject.raw_name != subject.name:
             resource = f"{subject.type} '{subject.raw_name}' (resolved: '{subject.name}')"
         values = {
             "resource": resource,

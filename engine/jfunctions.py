@@ -15,8 +15,9 @@ import re
 from typing import Any
 
 import jmespath.functions
-from jmespath.functions import signature
 
+from engine.jsig import signature
+from engine.rbac_functions import RbacFunctions
 from engine.values import CIDict, Unknown, ci_get, consult
 
 _EXTRA_TYPES = {"CIDict": "object", "Unknown": "string"}
@@ -52,7 +53,7 @@ class EvalState:
         self.item_path: tuple[str | int, ...] = ()  # path of the current item in the subject
 
 
-class RuleFunctions(jmespath.functions.Functions):
+class RuleFunctions(RbacFunctions, jmespath.functions.Functions):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.state = EvalState()
@@ -275,13 +276,15 @@ class RuleFunctions(jmespath.functions.Functions):
         for d in run.deployed("Microsoft.Insights/diagnosticSettings"):
             if d.scope is not None and str(d.scope).lower() == tid:
                 out.append(d.body)
-        prefix = target.type.lower() + "/providers/microsoft.insights/diagnosticsettings"
+        # The legacy child form: type ``<hub type>/providers/diagnosticSettings`` named
+        # ``<hub>/Microsoft.Insights/<setting>`` (the namespace may also sit in the type).
+        legacy = {target.type.lower() + "/providers/diagnosticsettings",
+                  target.type.lower() + "/providers/microsoft.insights/diagnosticsettings"}
         for d in run.resources:
-            if d.existing or d.type.lower() != prefix:
+            if d.existing or d.type.lower() not in legacy:
                 continue
-            if d.scope is not None and str(d.scope).lower() == tid:
-                out.append(d.body)
-            elif str(d.name).split("/", 1)[0].lower() == str(target.name).lower():
+            scoped = d.scope is not None and str(d.scope).lower() == tid
+            if scoped or str(d.name).split("/", 1)[0].lower() == str(target.name).lower():
                 out.append(d.body)
         return out
 
@@ -332,12 +335,12 @@ class RuleFunctions(jmespath.functions.Functions):
         subject = self.state.subject
         mapped = subject.locate(path) if subject is not None else None
         origin = mapped.origin if mapped is not None else None
-        if origin is not None and origin.kind.startswith("parameter") and origin.name:
-            if _param_type(self.state.resource, origin.name) in _SECURE_TYPES:
-                return False
-        if path[:1] == ("parameters",) and len(path) >= 2:
-            if _param_type(self.state.resource, str(path[1])) in _SECURE_TYPES:
-                return False
+        from_parameter = origin is not None and origin.kind.startswith("parameter") and origin.name
+        if from_parameter and _param_type(self.state.resource, str(origin.name)) in _SECURE_TYPES:
+            return False
+        declared = path[:1] == ("parameters",) and len(path) >= 2
+        if declared and _param_type(self.state.resource, str(path[1])) in _SECURE_TYPES:
+            return False
         if isinstance(value, Unknown):
             # A plain string parameter without a value in a key position: unresolved.
             bearing = key_name is not None and key_name.lower() in _KEY_PROPERTIES

@@ -238,7 +238,7 @@ def _expand(
     index.add_resources(live)
     index.templates.extend(expansion.templates)
     for t in expansion.templates:
-        subjects.append(_template_subject(t))
+        subjects.append(_template_subject(t, live, expansion.templates))
     for r in live:
         if r.existing:
             continue
@@ -248,7 +248,9 @@ def _expand(
 
             role = role_from_resource(r)
             index.roles.append(role)
-            subjects.append(_role_subject(role, r.source, lambda p, r=r: r.map(p), role_body(role), r))
+            subjects.append(_role_subject(
+                role, r.source, lambda p, r=r, role=role: r.map(role.source_path(p)), role_body(role), r,
+            ))
 
 
 def _raw_at(doc: Document, path: JsonPath) -> Any:
@@ -294,17 +296,57 @@ def resource_subject(r: Resource, doc: Document) -> Subject:
     )
 
 
-def _template_subject(t: Any) -> Subject:
+def _template_subject(t: Any, resources: Sequence[Resource], templates: Sequence[Any]) -> Subject:
+    """A whole template for rules about where values flow (HUB008, HUB009): its
+    parameters, variables and outputs, the bodies of the resources it declares, and its
+    nested deployments with the parameter types the receiving template declares (None
+    when that template is not available)."""
     from engine.values import CIDict
 
+    own = [r for r in resources if r.deployment == t.deployment and r.source is t.source]
+    deployments: list[Any] = []
+    dep_resources: list[Resource] = []
+    for r in own:
+        if r.type_lower != "microsoft.resources/deployments":
+            continue
+        chain = (*t.deployment, str(r.name).rsplit("/", 1)[-1])
+        child = next((c for c in templates if c.deployment == chain), None)
+        props = ci_get(r.body, "properties")
+        link = ci_get(props, "templateLink")
+        deployments.append(CIDict(
+            name=r.name,
+            parameters=ci_get(props, "parameters") if isinstance(ci_get(props, "parameters"), dict) else {},
+            parameterTypes=dict(child.parameter_types) if child is not None else None,
+            linked=(ci_get(link, "uri") or ci_get(link, "relativePath") or ci_get(link, "id") or "")
+            if child is None else "",
+        ))
+        dep_resources.append(r)
+    raw_outputs = ci_get(t.raw, "outputs")
+    output_types = {
+        k: ci_get(v, "type") for k, v in raw_outputs.items() if isinstance(v, dict)
+    } if isinstance(raw_outputs, dict) else {}
     body = CIDict(
         parameters=t.parameters, variables=t.variables, outputs=t.outputs,
-        parameterTypes=t.parameter_types, raw=t.raw,
+        parameterTypes=t.parameter_types, outputTypes=output_types,
+        resources=[r.body for r in own], deployments=deployments, raw=t.raw,
     )
+
+    def locate(path: JsonPath) -> Mapped:
+        head = path[0] if path else None
+        if head == "resources" and len(path) >= 2 and isinstance(path[1], int) and path[1] < len(own):
+            return own[path[1]].map(path[2:])
+        if head == "deployments" and len(path) >= 2 and isinstance(path[1], int) \
+                and path[1] < len(dep_resources):
+            rest = path[2:]
+            dep = dep_resources[path[1]]
+            return dep.map(("properties", *rest)) if rest[:1] == ("parameters",) else dep.map(())
+        mapped: Mapped = t.map(path)
+        return mapped
+
     label = "/".join(t.deployment) if t.deployment else "(root)"
     return Subject(
         kind="template", body=body, type="template", name=label, raw_name=label,
-        resource_key=f"template|{label.lower()}", locate=t.map, obj=t,
+        resource_key=f"template|{label.lower()}", locate=locate, obj=t,
     )
 
 
@@ -332,7 +374,8 @@ def _roles(doc: Document, index: RunIndex, subjects: list[Subject], result: RunR
             index.roles.append(role)
         source = doc.source
         subjects.append(
-            _role_subject(role, source, lambda p, s=source: Mapped(s, p), role_body(role), role)
+            _role_subject(role, source, lambda p, s=source, role=role: Mapped(s, role.source_path(p)),
+                          role_body(role), role)
         )
 
 

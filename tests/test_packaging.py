@@ -47,7 +47,7 @@ def test_installed_cli_checks_from_any_directory(installed: Path, tmp_path: Path
         capture_output=True, text=True, cwd=tmp_path, env=env,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "HUB001" in proc.stdout
+    assert "HUB002" in proc.stdout
     rules = subprocess.run([str(installed / "bin" / "iotguard"), "rules"], capture_output=True,
                            text=True, cwd=tmp_path, env=env)
     assert rules.returncode == 0 and "26 rules" in rules.stdout

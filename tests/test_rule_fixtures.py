@@ -7,6 +7,7 @@ A fixture may be a directory (several files checked in one run).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from engine.pipeline import Options, load_rule_pack, run
 from engine.rulepack import bundled_rules_dir
 
 HERE = Path(__file__).resolve().parent / "rules"
+REPO = HERE.parent.parent
 RULE_IDS = sorted(p.stem for p in bundled_rules_dir().glob("*.yaml"))
 
 
@@ -60,3 +62,20 @@ def test_passing_fixture_is_quiet(rule_id: str, path: Path, pack: list) -> None:
     hits = [f.message for f in result.findings if f.rule_id == rule_id]  # type: ignore[attr-defined]
     unresolved = [u.message for u in result.unresolved if u.rule_id == rule_id]  # type: ignore[attr-defined]
     assert not hits and not unresolved, hits + unresolved
+
+
+def test_pack_has_all_26_catalog_rules(pack: list) -> None:  # type: ignore[type-arg]
+    ids = {r.id for r in pack}
+    expected = {f"HUB{i:03d}" for i in range(1, 12)} | {f"DPS{i:03d}" for i in range(1, 4)} \
+        | {f"ADU{i:03d}" for i in range(1, 6)} | {f"ROLE{i:03d}" for i in range(1, 5)} \
+        | {f"RBAC{i:03d}" for i in range(1, 4)}
+    assert ids == expected
+
+
+def test_examples_show_a_finding_of_every_family(pack: list) -> None:  # type: ignore[type-arg]
+    opts = Options(cwd=str(REPO))
+    opts.paths = ["examples"]
+    result = run(opts, pack)
+    families = {re.match(r"[A-Z]+", f.rule_id).group(0) for f in result.findings}  # type: ignore[union-attr]
+    assert families == {"HUB", "DPS", "ADU", "ROLE", "RBAC"}
+    assert not result.errors

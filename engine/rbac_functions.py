@@ -1,0 +1,368 @@
+"""RBAC and role-assignment functions for rule conditions (mixed into ``RuleFunctions``).
+
+Generic mechanisms only: effective-permission questions (``engine.rbac``), scope
+containment and principal identity (``engine.assignments``), and which resources an IoT
+hub sends data to.  Which operations, roles and scopes matter is written in the rules.
+An answer that hinges on an unknown permission string, scope or role records the
+unknown (``consult``) so the evaluator reports *unresolved* instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from engine.jsig import signature
+from engine.values import Unknown, ci_get, consult
+
+# Built-in roles whose effective actions include writes on any provider.  They are named
+# because a custom role that does so is recognised by its actions instead.
+_CONTROL_PLANE_ROLES = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+    "17d1049b-9a84-46fb-8f53-869881c3d3ab": "Storage Account Contributor",
+}
+_HUB_LISTKEYS = (
+    "Microsoft.Devices/iotHubs/listkeys/action",
+    "Microsoft.Devices/iotHubs/iotHubKeys/listkeys/action",
+)
+
+# Egress target kinds: resource type (lower) -> (provider, data role the hub needs).
+_EGRESS_TYPES = {
+    "microsoft.storage/storageaccounts": ("Microsoft.Storage", "Storage Blob Data Contributor"),
+    "microsoft.eventhub/namespaces": ("Microsoft.EventHub", "Azure Event Hubs Data Sender"),
+    "microsoft.servicebus/namespaces": ("Microsoft.ServiceBus", "Azure Service Bus Data Sender"),
+    "microsoft.documentdb/databaseaccounts": ("Microsoft.DocumentDB", "Cosmos DB Built-in Data Contributor"),
+}
+# Host names in endpoint URIs and connection strings -> the account/namespace kind.
+_HOSTS = (
+    (re.compile(r"([a-z0-9-]+)\.blob\.core\.windows\.net", re.I), "microsoft.storage/storageaccounts"),
+    (re.compile(r"accountname=([a-z0-9]+)", re.I), "microsoft.storage/storageaccounts"),
+    (re.compile(r"([a-z0-9-]+)\.servicebus\.windows\.net", re.I), "namespace"),
+    (re.compile(r"([a-z0-9-]+)\.documents\.azure\.com", re.I), "microsoft.documentdb/databaseaccounts"),
+)
+_ID = re.compile(
+    r"providers/(microsoft\.storage/storageaccounts|microsoft\.eventhub/namespaces|"
+    r"microsoft\.servicebus/namespaces|microsoft\.documentdb/databaseaccounts)/([^/\s;'\"{}]+)",
+    re.I,
+)
+
+
+def _role_of(state: Any, body: Any) -> Any:
+    """The ``RoleDefinition`` behind a role body the condition holds."""
+    from engine.rbac import RoleDefinition
+
+    subject = state.subject
+    obj = getattr(subject, "obj", None)
+    if isinstance(obj, RoleDefinition) and body is state.resource:
+        return obj
+    role = getattr(obj, "role", None)
+    if role is not None and (body is state.resource or body is ci_get(state.resource, "roleDefinition")):
+        return role
+    guid = ci_get(body, "guid")
+    if isinstance(guid, str) and not isinstance(guid, Unknown) and guid:
+        run = state.run
+        for r in getattr(run, "roles", ()):
+            if isinstance(r.guid, str) and r.guid.lower() == guid.lower():
+                return r
+        from engine import catalog
+
+        return catalog.builtin_role(guid)
+    return None
+
+
+def _assignment_of(state: Any, body: Any) -> Any:
+    from engine.assignments import RoleAssignment
+
+    obj = getattr(state.subject, "obj", None)
+    if isinstance(obj, RoleAssignment) and body is state.resource:
+        return obj
+    return None
+
+
+def _decided(grant: Any, unknowns: tuple[Unknown, ...]) -> bool:
+    if grant is not None:
+        return True
+    for u in unknowns:
+        consult(u)
+    return False
+
+
+def _role_unknown(a: Any) -> None:
+    """An assignment whose role cannot be resolved: the answer depends on it."""
+    rid = a.role_definition_id
+    if isinstance(rid, Unknown):
+        consult(rid)
+    elif not a.role_guid:
+        consult(Unknown.of("unsupported", f"role definition {rid!r} is not a known role"))
+    else:
+        consult(Unknown.of("unsupported", f"custom role {a.role_guid} is not defined in the files checked"))
+
+
+def _location(resource: Any) -> str:
+    line, _ = resource.source.locate(resource.path)
+    return f"{resource.source.path}:{line}"
+
+
+class RbacFunctions:
+    """Mixin for ``engine.jfunctions.RuleFunctions`` (which provides ``state``)."""
+
+    state: Any
+
+    # ------------------------------------------------------------------ role definitions
+
+    @signature({"types": []}, {"types": ["string"]})
+    def _func_grants(self, role_body: Any, operation: str) -> bool:
+        """The role's effective ``actions`` grant this control-plane operation."""
+        role = _role_of(self.state, role_body)
+        if role is None:
+            return False
+        eff = role.effective
+        return _decided(eff.action_grant(operation), eff.uncertain_action(operation))
+
+    @signature({"types": []}, {"types": ["string"]})
+    def _func_grants_data(self, role_body: Any, pattern: str) -> bool:
+        """The role's effective ``dataActions`` grant some operation matching ``pattern``."""
+        role = _role_of(self.state, role_body)
+        if role is None:
+            return False
+        eff = role.effective
+        return _decided(eff.any_data_action_grant(pattern), eff.uncertain_any_data_action(pattern))
+
+    @signature({"types": []}, {"types": ["string"]})
+    def _func_granting_path(self, role_body: Any, operation: str) -> str | None:
+        """Where the string that grants ``operation`` sits in the role body
+        (``permissions[0].actions[2]``), for locating findings; null if not granted."""
+        role = _role_of(self.state, role_body)
+        grant = role.effective.action_grant(operation) if role is not None else None
+        return role.body_path(grant) or None if grant is not None else None
+
+    @signature({"types": []}, {"types": ["string"]})
+    def _func_wildcard_grants_all_data(self, role_body: Any, pattern: str) -> str | None:
+        """The path of a ``dataActions`` wildcard that by itself grants every operation
+        matching ``pattern``; null when none does."""
+        role = _role_of(self.state, role_body)
+        if role is None:
+            return None
+        grant = role.effective.wildcard_covering_data(pattern)
+        if grant is None:
+            for u in role.effective.uncertain_any_data_action(pattern):
+                consult(u)
+            return None
+        return role.body_path(grant) or None
+
+    @signature({"types": []})
+    def _func_has_data_actions(self, role_body: Any) -> bool:
+        role = _role_of(self.state, role_body)
+        return bool(role is not None and role.has_data_actions)
+
+    # ------------------------------------------------------------------ assignments
+
+    @signature({"types": []}, {"types": ["string"]})
+    def _func_role_grants_data(self, assignment: Any, pattern: str) -> bool:
+        """The assigned role's effective ``dataActions`` grant some operation matching
+        ``pattern`` (built-in or custom role of the run)."""
+        a = _assignment_of(self.state, assignment)
+        if a is None:
+            return False
+        if a.role is None:
+            _role_unknown(a)
+            return False
+        eff = a.role.effective
+        return _decided(eff.any_data_action_grant(pattern), eff.uncertain_any_data_action(pattern))
+
+    @signature({"types": []})
+    def _func_listkeys_grants(self, assignment: Any) -> list[str]:
+        """Other assignments in the run to the same principal, at the same scope, an
+        enclosing one or one inside it, whose role grants IoT Hub listkeys: each as
+        ``<role> at <scope> (<file>:<line>)``."""
+        from engine.assignments import same_principal, scope_contains
+
+        a = _assignment_of(self.state, assignment)
+        if a is None:
+            return []
+        if a.principal.key is None and a.principal.unknown is not None:
+            consult(a.principal.unknown)
+            return []
+        out: list[str] = []
+        for other in getattr(self.state.run, "assignments", ()):
+            if other is a or not same_principal(a, other):
+                continue
+            if not (scope_contains(other.scope, a.scope) or scope_contains(a.scope, other.scope)):
+                continue
+            if other.role is None:
+                _role_unknown(other)
+                continue
+            eff = other.role.effective
+            grant = next((g for op in _HUB_LISTKEYS if (g := eff.action_grant(op)) is not None), None)
+            if grant is None:
+                for op in _HUB_LISTKEYS:
+                    for u in eff.uncertain_action(op):
+                        consult(u)
+                continue
+            name = other.role.name if isinstance(other.role.name, str) else other.role_guid
+            out.append(f"{name} at {other.scope} ({_location(other.resource)})")
+        return out
+
+    @signature({"types": []}, {"types": ["string"]})
+    def _func_assigned_at(self, resource_id: Any, role_guid: str) -> bool:
+        """Some role assignment in the run gives the role ``role_guid`` at ``resource_id``
+        or a scope enclosing it."""
+        if isinstance(resource_id, Unknown):
+            consult(resource_id)
+            return False
+        if not isinstance(resource_id, str):
+            return False
+        want = role_guid.lower()
+        pending: list[Unknown] = []
+        for a in getattr(self.state.run, "assignments", ()):
+            if a.role_guid != want:
+                if not a.role_guid and isinstance(a.role_definition_id, Unknown):
+                    pending.append(a.role_definition_id)
+                continue
+            if a.reaches(resource_id):
+                return True
+            if isinstance(a.scope_value, Unknown):
+                pending.append(a.scope_value)
+        for u in pending:
+            consult(u)
+        return False
+
+    # ------------------------------------------------------------------ hub egress
+
+    @signature({"types": []})
+    def _func_hub_of_principal(self, assignment: Any) -> str | None:
+        """The IoT hub (``<name> at <file>:<line>``) whose managed identity is the
+        assignment's principal, or null."""
+        a = _assignment_of(self.state, assignment)
+        hub = _hub_of(self.state.run, a) if a is not None else None
+        return f"IoT hub '{hub.name}' at {_location(hub)}" if hub is not None else None
+
+    @signature({"types": []})
+    def _func_egress_data_role(self, assignment: Any) -> str | None:
+        """The data role a hub needs on the assignment's scope (by its resource type)."""
+        from engine.assignments import resource_type_of
+
+        a = _assignment_of(self.state, assignment)
+        if a is None:
+            return None
+        kind = _EGRESS_TYPES.get("/".join(resource_type_of(a.scope).lower().split("/")[:2]))
+        return kind[1] if kind else None
+
+    @signature({"types": []})
+    def _func_egress_control_plane(self, assignment: Any) -> bool:
+        """A hub's managed identity holds a control-plane role (Owner, Contributor,
+        Storage Account Contributor, or writes on the target's provider) on a resource
+        the hub sends to: a routing endpoint or file-upload storage, matched by resource
+        ID or host name; when none of the hub's endpoints can be matched, any storage,
+        Event Hubs, Service Bus or Cosmos DB scope counts."""
+        from engine.assignments import parse_scope, resource_type_of
+
+        a = _assignment_of(self.state, assignment)
+        run = self.state.run
+        if a is None or run is None:
+            return False
+        hub = _hub_of(run, a)
+        if hub is None:
+            if a.principal.kind == "unknown" and a.principal.unknown is not None:
+                consult(a.principal.unknown)
+            return False
+        # An entity (``namespaces/ns/eventhubs/t``) is judged as its namespace or account.
+        rtype = "/".join(resource_type_of(a.scope).lower().split("/")[:2])
+        if rtype not in _EGRESS_TYPES:
+            if "{" in a.scope and isinstance(a.scope_value, Unknown):
+                consult(a.scope_value)
+            return False
+        names = parse_scope(a.scope).names
+        target_name = str(names[0]).lower() if names else ""
+        targets, undecided = _egress_targets(hub.body)
+        if targets:
+            kind_ok = {k for k, n in targets if n == target_name}
+            if not any(k == rtype or (k == "namespace" and "/namespaces" in rtype) for k in kind_ok):
+                return False
+        elif undecided:
+            for u in undecided:
+                consult(u)
+            return False
+        if a.role is None:
+            if a.role_guid in _CONTROL_PLANE_ROLES:
+                return True
+            _role_unknown(a)
+            return False
+        if a.role_guid in _CONTROL_PLANE_ROLES:
+            return True
+        provider = _EGRESS_TYPES[rtype][0]
+        eff = a.role.effective
+        return _decided(eff.any_action_grant(f"{provider}/*/write"),
+                        eff.uncertain_any_action(f"{provider}/*/write"))
+
+
+def _hub_of(run: Any, a: Any) -> Any:
+    """The deployed hub whose system- or user-assigned identity is ``a``'s principal."""
+    if run is None:
+        return None
+    p = a.principal
+    if p.kind == "hub-system-identity" and p.resource_id:
+        found = [r for r in run.by_id(p.resource_id) if not r.existing]
+        if found:
+            return found[0]
+        name = p.resource_id.rstrip("/").rsplit("/", 1)[-1]
+        hubs = run.hubs_named(name)
+        return hubs[0] if hubs else None
+    if p.kind == "user-assigned-identity" and p.resource_id:
+        want = p.resource_id.strip().rstrip("/").lower()
+        short = want.rsplit("/", 1)[-1]
+        for hub in run.deployed("Microsoft.Devices/IotHubs"):
+            attached = ci_get(ci_get(hub.body, "identity"), "userAssignedIdentities")
+            if not isinstance(attached, dict):
+                continue
+            for key in attached:
+                k = str(key).strip().rstrip("/").lower()
+                if k == want or (k.rsplit("/", 1)[-1] == short and "/" not in want):
+                    return hub
+    return None
+
+
+def _endpoint_values(body: Any) -> Iterator[Any]:
+    props = ci_get(body, "properties")
+    endpoints = ci_get(ci_get(props, "routing"), "endpoints")
+    if isinstance(endpoints, dict):
+        for group in endpoints.values():
+            if isinstance(group, list):
+                yield from group
+    storage = ci_get(props, "storageEndpoints")
+    if isinstance(storage, dict):
+        yield from storage.values()
+
+
+def _egress_targets(body: Any) -> tuple[set[tuple[str, str]], list[Unknown]]:
+    """(kind, lower-case name) of what the hub sends to; kind is a resource type or
+    ``namespace`` (a ``*.servicebus.windows.net`` host serves Event Hubs and Service Bus)."""
+    from engine.links import _texts
+
+    targets: set[tuple[str, str]] = set()
+    undecided: list[Unknown] = []
+    for ep in _endpoint_values(body):
+        found = False
+        for text in _texts(ep):
+            for m in _ID.finditer(text):
+                targets.add((m.group(1).lower(), m.group(2).lower()))
+                found = True
+            for rx, kind in _HOSTS:
+                for m in rx.finditer(text):
+                    targets.add((kind, m.group(1).lower()))
+                    found = True
+        if not found:
+            undecided.extend(u for u in _unknowns(ep))
+    return targets, undecided
+
+
+def _unknowns(value: Any) -> list[Unknown]:
+    if isinstance(value, Unknown):
+        return [value]
+    if isinstance(value, dict):
+        return [u for v in value.values() for u in _unknowns(v)]
+    if isinstance(value, list):
+        return [u for v in value for u in _unknowns(v)]
+    return []
