@@ -177,7 +177,7 @@ def _check(args: argparse.Namespace) -> int:
 
         from engine.suppress import apply_config_suppressions
 
-        apply_config_suppressions(result, config, datetime.date.today())
+        apply_config_suppressions(result, config, datetime.date.today(), cwd)
     if args.command == "baseline":
         from engine.baseline import write_baseline
 
@@ -190,7 +190,7 @@ def _check(args: argparse.Namespace) -> int:
         from engine.config import ConfigError
 
         try:
-            apply_baseline(result, os.path.join(cwd, args.baseline))
+            apply_baseline(result, os.path.join(cwd, args.baseline), args.baseline)
         except ConfigError as exc:
             sys.stderr.write(f"{exc}\n")
             return 2

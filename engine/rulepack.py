@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -24,6 +25,7 @@ import yaml
 
 from engine import __version__
 from engine.findings import RuleInfo
+from engine.yamlschema import mark_of, validate
 
 CACHE_FORMAT = 1
 
@@ -51,6 +53,7 @@ class Rule:
     condition: Condition
     each: tuple[tuple[str, ...], ...] | None = None
     locate: jmespath.parser.ParsedResult | None = None
+    match: re.Pattern[str] | None = None
     properties: tuple[tuple[str, ...], ...] = ()
     introduced: dict[tuple[str, ...], str] = field(default_factory=dict)
     message_exprs: dict[str, jmespath.parser.ParsedResult] = field(default_factory=dict)
@@ -181,31 +184,8 @@ def _schema() -> Any:
     return json.loads(text)
 
 
-def _mark_of(node: yaml.Node, path: Sequence[Any]) -> tuple[int, int]:
-    """1-based line/column of the YAML node at ``path`` (or its closest ancestor)."""
-    cur = node
-    for step in path:
-        nxt: yaml.Node | None = None
-        if isinstance(cur, yaml.MappingNode):
-            for k, v in cur.value:
-                if isinstance(k, yaml.ScalarNode) and k.value == step:
-                    nxt = v
-                    break
-        elif isinstance(cur, yaml.SequenceNode) and isinstance(step, int):
-            if 0 <= step < len(cur.value):
-                nxt = cur.value[step]
-        if nxt is None:
-            break
-        cur = nxt
-    return cur.start_mark.line + 1, cur.start_mark.column + 1
 
 
-def _key_mark(node: yaml.Node, key: str) -> tuple[int, int]:
-    if isinstance(node, yaml.MappingNode):
-        for k, _ in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return k.start_mark.line + 1, k.start_mark.column + 1
-    return 1, 1
 
 
 def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
@@ -223,39 +203,20 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
     if node is None or not isinstance(data, dict):
         raise RuleError(name, 1, 1, "expected a mapping with the rule's keys")
 
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        path = list(err.absolute_path)
-        if err.validator == "additionalProperties":
-            extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
-            parent = node
-            for step in path:
-                parent = _descend(parent, step)
-            line, col = _key_mark(parent, extra[0]) if extra else _mark_of(node, path)
-            import difflib
-
-            known = list(err.schema.get("properties", {}))
-            guess = difflib.get_close_matches(extra[0], known, n=1) if extra else []
-            hint = f"; did you mean '{guess[0]}'?" if guess else f"; expected one of: {', '.join(known)}"
-            raise RuleError(name, line, col, f"unknown key '{extra[0]}'{hint}")
-        line, col = _mark_of(node, path)
-        where = ".".join(str(p) for p in path) or "rule"
-        raise RuleError(name, line, col, f"{where}: {_short(err)}")
+    problem = validate(node, data, _schema(), "rule")
+    if problem is not None:
+        raise RuleError(name, problem.line, problem.column, problem.message)
 
     def compile_expr(src: str, ypath: list[Any]) -> jmespath.parser.ParsedResult:
         try:
             return jmespath.compile(src)
         except jmespath.exceptions.ParseError as exc:
-            line, col = _mark_of(node, ypath)
+            line, col = mark_of(node, ypath)
             raise RuleError(
                 name, line, col, f"JMESPath syntax error in '{src}': {exc.msg} at offset {exc.lex_position}"
             ) from None
         except jmespath.exceptions.JMESPathError as exc:
-            line, col = _mark_of(node, ypath)
+            line, col = mark_of(node, ypath)
             raise RuleError(name, line, col, f"invalid JMESPath '{src}': {exc}") from None
 
     def compile_cond(c: Any, ypath: list[Any]) -> Condition:
@@ -268,7 +229,13 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
 
     condition = compile_cond(data["condition"], ["condition"])
     message = data["message"]
-    import re
+    match = None
+    if "match" in data:
+        try:
+            match = re.compile(data["match"], re.I)
+        except re.error as exc:
+            line, col = mark_of(node, ["match"])
+            raise RuleError(name, line, col, f"invalid regular expression in 'match': {exc}") from None
 
     message_exprs = {}
     for m in re.finditer(r"\{\$\s*([^}]*)\}", message):
@@ -279,7 +246,7 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
     if isinstance(types, str):
         types = (types,)
     if subject["kind"] == "resource" and not types:
-        line, col = _mark_of(node, ["subject"])
+        line, col = mark_of(node, ["subject"])
         raise RuleError(name, line, col, "subject: kind 'resource' needs a 'type'")
     props = data.get("property", ())
     if isinstance(props, str):
@@ -307,11 +274,12 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
         condition=condition,
         each=_each(data.get("each")),
         locate=compile_expr(data["locate"], ["locate"]) if "locate" in data else None,
+        match=match,
         properties=tuple(split_path(p) for p in props),
         introduced={split_path(k): v for k, v in data.get("introduced", {}).items()},
         message_exprs=message_exprs,
     )
-    return rule, _mark_of(node, ["id"])[0]
+    return rule, mark_of(node, ["id"])[0]
 
 
 def _each(value: Any) -> tuple[tuple[str, ...], ...] | None:
@@ -321,28 +289,8 @@ def _each(value: Any) -> tuple[tuple[str, ...], ...] | None:
     return tuple(split_path(v) for v in items)
 
 
-def _descend(node: yaml.Node, step: Any) -> yaml.Node:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == step:
-                return v
-    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-        return node.value[step]
-    return node
 
 
-def _short(err: Any) -> str:
-    if err.validator == "enum":
-        return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
-    if err.validator == "required":
-        return str(err.message).replace("is a required property", "is required")
-    if err.validator == "oneOf" and isinstance(err.instance, dict):
-        return (
-            "expected a JMESPath string or a mapping with exactly one of 'all', 'any', 'not'"
-            if set(err.instance) - {"kind", "type", "include-builtin"}
-            else str(err.message)
-        )
-    return str(err.message)
 
 
 def _subject_text(subject: dict[str, Any]) -> str:

@@ -1,0 +1,98 @@
+"""JSON Schema validation of YAML documents with errors located at the offending node.
+
+Rule files and ``.iotguard.yaml`` share this: a schema mistake is reported as
+``file:line:col`` of the key or value at fault, with a hint for misspelt keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    line: int
+    column: int
+    message: str
+
+
+def mark_of(node: yaml.Node, path: Sequence[Any]) -> tuple[int, int]:
+    """1-based line/column of the YAML node at ``path`` (or its closest ancestor)."""
+    cur = node
+    for step in path:
+        nxt = _child(cur, step)
+        if nxt is None:
+            break
+        cur = nxt
+    return cur.start_mark.line + 1, cur.start_mark.column + 1
+
+
+def key_mark(node: yaml.Node, key: str) -> tuple[int, int]:
+    if isinstance(node, yaml.MappingNode):
+        for k, _ in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return k.start_mark.line + 1, k.start_mark.column + 1
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def descend(node: yaml.Node, step: Any) -> yaml.Node:
+    return _child(node, step) or node
+
+
+def _child(node: yaml.Node, step: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == str(step):
+                found: yaml.Node = v
+                return found
+    elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+        child: yaml.Node = node.value[step]
+        return child
+    return None
+
+
+def short_message(err: Any) -> str:
+    if err.validator == "enum":
+        return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    if err.validator == "required":
+        return str(err.message).replace("is a required property", "is required")
+    if err.validator == "oneOf" and isinstance(err.instance, dict):
+        return (
+            "expected a JMESPath string or a mapping with exactly one of 'all', 'any', 'not'"
+            if set(err.instance) - {"kind", "type", "include-builtin"}
+            else str(err.message)
+        )
+    return str(err.message)
+
+
+def validate(node: yaml.Node | None, data: Any, schema: Any, what: str = "document") -> SchemaProblem | None:
+    """The first schema violation of ``data`` (composed as ``node``), located, or None."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    if not errors:
+        return None
+    err = errors[0]
+    path = list(err.absolute_path)
+    if node is None:
+        return SchemaProblem(1, 1, short_message(err))
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        known = list(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in known]
+        parent = node
+        for step in path:
+            parent = descend(parent, step)
+        if extra:
+            line, col = key_mark(parent, str(extra[0]))
+            guess = difflib.get_close_matches(str(extra[0]), known, n=1)
+            hint = f"; did you mean '{guess[0]}'?" if guess else f"; expected one of: {', '.join(known)}"
+            return SchemaProblem(line, col, f"unknown key '{extra[0]}'{hint}")
+    line, col = mark_of(node, path)
+    where = ".".join(str(p) for p in path) or what
+    return SchemaProblem(line, col, f"{where}: {short_message(err)}")
