@@ -335,8 +335,8 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):  # type: ignor
         subject = self.state.subject
         mapped = subject.locate(path) if subject is not None else None
         origin = mapped.origin if mapped is not None else None
-        from_parameter = origin is not None and origin.kind.startswith("parameter") and origin.name
-        if from_parameter and _param_type(self.state.resource, str(origin.name)) in _SECURE_TYPES:
+        param = origin.name if origin is not None and origin.kind.startswith("parameter") else ""
+        if param and _param_type(self.state.resource, str(param)) in _SECURE_TYPES:
             return False
         declared = path[:1] == ("parameters",) and len(path) >= 2
         if declared and _param_type(self.state.resource, str(path[1])) in _SECURE_TYPES:

@@ -79,3 +79,25 @@ def test_examples_show_a_finding_of_every_family(pack: list) -> None:  # type: i
     families = {re.match(r"[A-Z]+", f.rule_id).group(0) for f in result.findings}  # type: ignore[union-attr]
     assert families == {"HUB", "DPS", "ADU", "ROLE", "RBAC"}
     assert not result.errors
+
+
+def test_role_rules_never_fire_on_a_builtin_role(pack: list, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    """Built-in roles are no subject of ROLE rules, even when listed as `az role
+    definition list` prints them (roleType BuiltInRole) next to custom roles."""
+    import json
+
+    from engine.catalog import builtin_roles
+
+    rows = [{"roleName": r.name, "roleType": "BuiltInRole", "name": r.guid, "type":
+             "Microsoft.Authorization/roleDefinitions",
+             "permissions": [{"actions": [s.value for s in b.actions], "notActions": [s.value for s in b.not_actions],
+                              "dataActions": [s.value for s in b.data_actions],
+                              "notDataActions": [s.value for s in b.not_data_actions]} for b in r.permissions],
+             "assignableScopes": ["/"]} for r in builtin_roles()]
+    (tmp_path / "builtin.json").write_text(json.dumps(rows), encoding="utf-8")
+    opts = Options(cwd=str(tmp_path))
+    opts.paths = ["builtin.json"]
+    result = run(opts, pack)
+    assert not result.errors
+    assert not [f for f in result.findings if f.rule_id.startswith("ROLE")]
+    assert len(result.files_checked) == 1

@@ -1,0 +1,167 @@
+"""SARIF, JUnit and GitHub annotations: what CI systems read from a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.findings import Finding, Problem, RuleInfo, RunResult, Suppression, Unresolved
+from engine.report import github, junit, sarif
+from engine.report.files import write_atomic
+from tests.conftest import REPO
+
+SARIF_SCHEMA = Path(os.environ.get("IOTGUARD_SHARED", REPO.parent / "shared")) / "reference" / "sarif-schema-2.1.0.json"
+
+RULE = RuleInfo("HUB001", "Hub allows local auth", "high", "desc", "why", "set disableLocalAuth",
+                references=("https://learn.microsoft.com/x",), tags=("entra",))
+LOW = RuleInfo("HUB011", "No diagnostics", "low", "d", "w", "add one", tags=("logging",))
+
+
+def finding(line: int = 12, **kw: Any) -> Finding:
+    base: dict[str, Any] = dict(rule_id="HUB001", severity="high", title=RULE.title, message="local auth <on> & \"open\"",
+                                path="infra/hub one.json", line=line, column=9, resource_type="Microsoft.Devices/IotHubs",
+                                resource_name="hub1", property="properties.disableLocalAuth",
+                                resource_key="microsoft.devices/iothubs|hub1", tags=("entra",))
+    base.update(kw)
+    return Finding(**base)
+
+
+def result(*findings: Finding, **kw: Any) -> RunResult:
+    r = RunResult(findings=list(findings), rules=[RULE, LOW], files_checked=["infra/hub one.json"], **kw)
+    r.sort()
+    return r
+
+
+def test_sarif_validates_against_the_2_1_0_schema() -> None:
+    if not SARIF_SCHEMA.is_file():
+        pytest.skip("SARIF schema not available (shared material absent)")
+    import jsonschema
+
+    r = result(finding(), finding(rule_id="HUB011", severity="low", line=30,
+                                  suppression=Suppression("config", "accepted")),
+               errors=[Problem("bad.json", 3, 4, "expected ','")],
+               unresolved=[Unresolved("HUB001", "high", RULE.title, "m", "x.json", 2, 3, inputs=("parameter 'p'",))])
+    doc = json.loads(sarif.render(r, base_dir=str(REPO)))
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.validators.validator_for(schema)(schema).validate(doc)
+
+
+def test_sarif_describes_every_rule_that_ran_with_numeric_security_severity() -> None:
+    doc = json.loads(sarif.render(result()))
+    rules = doc["runs"][0]["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == ["HUB001", "HUB011"]
+    assert float(rules[0]["properties"]["security-severity"]) >= 7.0
+    assert rules[0]["defaultConfiguration"]["level"] == "error" and rules[1]["defaultConfiguration"]["level"] == "note"
+    assert rules[0]["helpUri"].endswith("/docs/rules/HUB001.md") and "set disableLocalAuth" in rules[0]["help"]["markdown"]
+
+
+def test_sarif_result_has_relative_uri_region_and_rule_index() -> None:
+    res = json.loads(sarif.render(result(finding())))["runs"][0]["results"][0]
+    loc = res["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"] == {"uri": "infra/hub%20one.json", "uriBaseId": "SRCROOT"}
+    assert loc["region"] == {"startLine": 12, "startColumn": 9}
+    assert res["ruleIndex"] == 0 and res["level"] == "error"
+
+
+def test_sarif_fingerprint_survives_a_line_move() -> None:
+    a = json.loads(sarif.render(result(finding(line=12))))["runs"][0]["results"][0]
+    b = json.loads(sarif.render(result(finding(line=40))))["runs"][0]["results"][0]
+    assert a["partialFingerprints"] == b["partialFingerprints"]
+
+
+def test_sarif_suppressed_result_carries_its_justification() -> None:
+    f = finding(suppression=Suppression("inline", "break-glass hub"))
+    res = json.loads(sarif.render(result(f)))["runs"][0]["results"][0]
+    assert res["suppressions"] == [{"kind": "inSource", "status": "accepted", "justification": "break-glass hub"}]
+
+
+def test_sarif_input_errors_are_tool_notifications() -> None:
+    doc = json.loads(sarif.render(result(errors=[Problem("bad.json", 3, 4, "expected ','")])))
+    inv = doc["runs"][0]["invocations"][0]
+    assert inv["executionSuccessful"] is False
+    assert inv["toolExecutionNotifications"][0]["level"] == "error"
+    assert inv["toolExecutionNotifications"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
+
+
+def test_sarif_output_is_deterministic() -> None:
+    assert sarif.render(result(finding())) == sarif.render(result(finding()))
+
+
+def test_junit_failure_carries_message_location_and_remediation() -> None:
+    root = ET.fromstring(junit.render(result(finding())))
+    assert root.get("failures") == "1"
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("name") == "infra/hub one.json"
+    failure = suite.find("testcase/failure")
+    assert failure is not None and failure.get("type") == "HUB001"
+    assert "infra/hub one.json:12:9" in (failure.text or "") and "set disableLocalAuth" in (failure.text or "")
+    assert failure.get("message") == 'local auth <on> & "open"'
+
+
+def test_junit_suppressed_finding_is_skipped_with_reason() -> None:
+    root = ET.fromstring(junit.render(result(finding(suppression=Suppression("config", "migrating")))))
+    skipped = root.find("testsuite/testcase/skipped")
+    assert skipped is not None and skipped.get("message") == "suppressed: migrating"
+    assert root.get("failures") == "0"
+
+
+def test_junit_finding_below_fail_on_passes() -> None:
+    root = ET.fromstring(junit.render(result(finding(rule_id="HUB011", severity="low"))))
+    assert root.get("failures") == "0" and root.find("testsuite/testcase/system-out") is not None
+
+
+def test_junit_clean_file_has_a_passing_case_and_errors_are_errors() -> None:
+    r = result(errors=[Problem("bad.json", 1, 2, "truncated")])
+    root = ET.fromstring(junit.render(r))
+    names = {s.get("name"): s for s in root.findall("testsuite")}
+    assert names["infra/hub one.json"].find("testcase[@name='iotguard']") is not None
+    assert names["bad.json"].get("errors") == "1"
+
+
+def test_junit_strips_characters_xml_cannot_carry() -> None:
+    text = junit.render(result(finding(message="bad \x01 byte")))
+    assert "\x01" not in text and ET.fromstring(text) is not None
+
+
+def test_github_annotation_format_and_escaping() -> None:
+    out = github.render(result(finding(message="50% done\nnext", path="a,b:c.json")))
+    first = out.splitlines()[0]
+    assert first.startswith("::error file=a%2Cb%3Ac.json,line=12,col=9,title=HUB001 Hub allows local auth::")
+    assert first.endswith("50%25 done%0Anext")
+
+
+def test_github_levels_follow_fail_on() -> None:
+    r = result(finding(), finding(rule_id="HUB011", severity="low"), finding(rule_id="X", severity="info"))
+    kinds = [line.split(" ", 1)[0] for line in github.render(r).splitlines()[:-1]]
+    assert sorted(kinds) == ["::error", "::notice", "::warning"]
+
+
+def test_atomic_write_replaces_and_leaves_no_temp_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "out" / "r.sarif"
+    write_atomic(str(target), "one")
+    write_atomic(str(target), "two")
+    assert target.read_text() == "two"
+
+    def boom(*_: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        write_atomic(str(target), "three")
+    assert target.read_text() == "two" and sorted(p.name for p in target.parent.iterdir()) == ["r.sarif"]
+
+
+def test_cli_writes_text_and_sarif_in_one_run(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    from tests.test_cli import bad_hub
+
+    write("hub.json", bad_hub())
+    code, out, _ = iotguard("check", "--no-color", "--sarif-file", "r/out.sarif", "--junit-file", "r/out.xml")
+    assert code == 1 and "HUB001" in out
+    doc = json.loads((tmp_path / "r" / "out.sarif").read_text())
+    assert any(r["ruleId"] == "HUB001" for r in doc["runs"][0]["results"])
+    assert ET.parse(tmp_path / "r" / "out.xml").getroot().get("failures") != "0"
