@@ -53,14 +53,15 @@ class EvalState:
         self.item_path: tuple[str | int, ...] = ()  # path of the current item in the subject
 
 
-class RuleFunctions(RbacFunctions, jmespath.functions.Functions):  # type: ignore[misc]
+class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
     def __init__(self) -> None:
         super().__init__()
         self.state = EvalState()
 
     # JMESPath checks argument types by Python class name; teach it ours.
     def _get_allowed_pytypes(self, types: Any) -> Any:
-        allowed, subtypes = super()._get_allowed_pytypes(types)
+        # Private jmespath hooks, absent from its stubs.
+        allowed, subtypes = super()._get_allowed_pytypes(types)  # type: ignore[misc]
         for name, jtype in _EXTRA_TYPES.items():
             if jtype in types or "any" in types:
                 allowed.append(name)
@@ -70,7 +71,7 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):  # type: ignor
         return allowed, subtypes
 
     def _convert_to_jmespath_type(self, pyobject: str) -> str:
-        return _EXTRA_TYPES.get(pyobject) or super()._convert_to_jmespath_type(pyobject)
+        return _EXTRA_TYPES.get(pyobject) or super()._convert_to_jmespath_type(pyobject)  # type: ignore[misc]
 
     def _subtype_check(self, current: Any, allowed_subtypes: Any, types: Any, function_name: Any) -> None:
         return None  # element types are checked by the functions themselves
