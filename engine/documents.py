@@ -26,7 +26,6 @@ from typing import Any
 
 from engine.model import KIND_PARAMETERS, KIND_ROLES, KIND_TEMPLATE, Document
 from engine.source import MAX_DEPTH, SourceError, SourceFile, check_depth, decode, parse_json
-from engine.values import ci_get
 
 # Larger inputs are refused rather than read: nothing legitimate is this big, and a
 # pre-commit hook must not stall on a stray data dump.
@@ -93,25 +92,11 @@ def is_bare_parameters(obj: Any) -> bool:
 
 
 def looks_like_role(obj: Any) -> bool:
-    """The role-definition shapes of facts §4.1 (keys case-insensitive)."""
-    if not isinstance(obj, dict):
-        return False
-    if "$schema" in obj:
-        return False
-    props = ci_get(obj, "properties")
-    if isinstance(props, dict) and (
-        ci_get(props, "permissions") is not None and ci_get(props, "roleName") is not None
-    ):
-        return True
-    has_perms = ci_get(obj, "permissions") is not None
-    has_actions = any(
-        ci_get(obj, k) is not None for k in ("actions", "dataActions", "notActions")
-    )
-    named = any(ci_get(obj, k) is not None for k in ("roleName", "name"))
-    scoped = ci_get(obj, "assignableScopes") is not None or ci_get(obj, "isCustom") is not None
-    if has_perms and (ci_get(obj, "roleName") is not None or scoped):
-        return True
-    return has_actions and named and (scoped or ci_get(obj, "description") is not None)
+    """The role-definition shapes of facts §4.1 (keys case-insensitive).  One test for
+    ``check`` and ``permissions``, so a file one command reads is never skipped by the other."""
+    from engine.rbac import looks_like_role as _role_shape
+
+    return _role_shape(obj)
 
 
 def classify(source: SourceFile, data: Any, *, as_parameters: bool = False) -> Document | None:

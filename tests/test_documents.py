@@ -93,3 +93,10 @@ def test_read_source_reports_empty_file(tmp_path: Any) -> None:
 def test_read_source_reports_missing_file(tmp_path: Any) -> None:
     with pytest.raises(LoadError, match="cannot read"):
         read_source(str(tmp_path / "nope.json"), "nope.json")
+
+
+def test_minimal_input_file_role_is_checked_like_permissions_reads_it() -> None:
+    from engine.documents import looks_like_role
+
+    assert looks_like_role({"Name": "x", "Actions": ["Microsoft.Devices/iotHubs/listkeys/action"]})
+    assert not looks_like_role({"name": "my-package", "version": "1.0.0"})
