@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from engine.yamlschema import mark_of, validate
+from engine.yamlschema import YamlSyntaxError, load_yaml, mark_of, validate
 
 CONFIG_NAMES = (".iotguard.yaml", ".iotguard.yml")
 
@@ -97,15 +97,10 @@ def load_config(cwd: str, explicit: str | None = None) -> Config | None:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(shown, 1, 1, f"cannot read configuration: {exc}") from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        node = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        col = mark.column + 1 if mark is not None else 1
-        raise ConfigError(shown, line, col, f"invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        node, data = load_yaml(text)
+    except YamlSyntaxError as exc:
+        raise ConfigError(shown, exc.line, exc.column, f"invalid YAML: {exc.problem}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

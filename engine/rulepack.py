@@ -21,11 +21,10 @@ from typing import Any
 import jmespath
 import jmespath.exceptions
 import jmespath.parser
-import yaml
 
 from engine import __version__
 from engine.findings import RuleInfo
-from engine.yamlschema import mark_of, validate
+from engine.yamlschema import YamlSyntaxError, load_yaml, mark_of, validate
 
 CACHE_FORMAT = 1
 
@@ -190,16 +189,10 @@ def _schema() -> Any:
 
 def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
     """Validate and compile one rule file; returns the rule and the line of its id."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        node = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        col = mark.column + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RuleError(name, line, col, f"invalid YAML: {problem}") from None
+        node, data = load_yaml(text)
+    except YamlSyntaxError as exc:
+        raise RuleError(name, exc.line, exc.column, f"invalid YAML: {exc.problem}") from None
     if node is None or not isinstance(data, dict):
         raise RuleError(name, 1, 1, "expected a mapping with the rule's keys")
 

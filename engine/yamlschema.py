@@ -14,6 +14,26 @@ from typing import Any
 import yaml
 
 
+class YamlSyntaxError(Exception):
+    def __init__(self, line: int, column: int, problem: str) -> None:
+        super().__init__(problem)
+        self.line = line
+        self.column = column
+        self.problem = problem
+
+
+def load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """The composed node tree (for positions) and the plain data of a YAML text."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.compose(text, Loader=loader), yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        col = mark.column + 1 if mark is not None else 1
+        raise YamlSyntaxError(line, col, getattr(exc, "problem", None) or str(exc)) from None
+
+
 @dataclass(frozen=True)
 class SchemaProblem:
     line: int
