@@ -461,7 +461,8 @@ class EvalContext(Protocol):
 # --------------------------------------------------------------------------- evaluator
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """The ARM type name of a value, for messages."""
     if isinstance(value, Unknown):
         return "unknown"
     if value is None:
@@ -615,10 +616,10 @@ class Evaluator:
                 return Unknown(f"{target.text}[{key.text}]", merge_causes((target, key)))
             return target.get(key)
         if isinstance(key, Unknown):
-            return Unknown(f"{_kind(target)}[{key.text}]", merge_causes((key,)))
+            return Unknown(f"{kind_of(target)}[{key.text}]", merge_causes((key,)))
         if isinstance(target, Mapping):
             if not isinstance(key, str):
-                raise ExpressionError(f"an object member name must be a string, got {_kind(key)}", offset)
+                raise ExpressionError(f"an object member name must be a string, got {kind_of(key)}", offset)
             missing = _MISSING
             value = ci_get(target, key, missing)
             if value is missing:
@@ -629,12 +630,12 @@ class Evaluator:
             return value
         if isinstance(target, list):
             if isinstance(key, bool) or not isinstance(key, int):
-                raise ExpressionError(f"an array index must be an integer, got {_kind(key)}", offset)
+                raise ExpressionError(f"an array index must be an integer, got {kind_of(key)}", offset)
             if key < 0 or key >= len(target):
                 raise ExpressionError(f"array index {key} is out of range (length {len(target)})", offset)
             return target[key]
         what = f"property '{key}'" if isinstance(key, str) else f"index {key}"
-        raise ExpressionError(f"cannot read {what} of a {_kind(target)} value", offset)
+        raise ExpressionError(f"cannot read {what} of a {kind_of(target)} value", offset)
 
     def check_size(self, value: Any, offset: int) -> None:
         if isinstance(value, str):

@@ -45,6 +45,7 @@ from engine.arm.expressions import (
     Lambda,
     LimitError,
     Node,
+    kind_of,
 )
 from engine.values import CIDict, Unknown, UnknownCause, ci_get, merge_causes, render, to_cidicts
 
@@ -133,25 +134,7 @@ def canonical_name(key: str) -> str:
 
 
 def _kind(value: Any) -> str:
-    if isinstance(value, Unknown):
-        return "unknown"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, Lambda):
-        return "lambda"
-    return type(value).__name__
+    return "lambda" if isinstance(value, Lambda) else kind_of(value)
 
 
 def _is_str(v: Any) -> bool:
