@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from engine.arm import scope as placeholder
 from engine.model import Resource
 from engine.rbac import RoleDefinition, guid_of, role_body
-from engine.values import CIDict, Unknown, ci_get
+from engine.values import CIDict, Unknown, ci_get, collapse_placeholders
 
 if TYPE_CHECKING:
     from engine.run_index import RunIndex
@@ -52,18 +52,7 @@ _SCHEMA_SCOPES = {
 def _mask(text: str) -> str:
     """``{...}`` placeholders (balanced) become one ``?`` so that ``/`` inside an unknown
     part does not split segments."""
-    out: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch == "{":
-            if depth == 0:
-                out.append("?")
-            depth += 1
-        elif ch == "}" and depth > 0:
-            depth -= 1
-        elif depth == 0:
-            out.append(ch)
-    return "".join(out)
+    return collapse_placeholders(text, "?")[0]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.source import JsonPath
-from engine.values import CIDict, Unknown, ci_get
+from engine.values import CIDict, Unknown, ci_get, collapse_placeholders
 
 if TYPE_CHECKING:
     from engine.catalog import Operation
@@ -220,20 +220,8 @@ def unknown_pattern(value: str) -> str:
     text = value.text
     if "{" not in text:
         return "*"
-    out: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch == "{":
-            if depth == 0:
-                out.append("*")
-            depth += 1
-        elif ch == "}" and depth > 0:
-            depth -= 1
-        elif depth == 0:
-            out.append(ch)
-    if depth != 0:
-        return "*"
-    return re.sub(r"\*+", "*", "".join(out))
+    pattern, balanced = collapse_placeholders(text, "*")
+    return re.sub(r"\*+", "*", pattern) if balanced else "*"
 
 
 def could_match(value: str, operation: str) -> bool:

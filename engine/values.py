@@ -175,6 +175,23 @@ def render(value: Any) -> str:
 _scopes: list[list[Unknown]] = []
 
 
+def collapse_placeholders(text: str, mark: str) -> tuple[str, bool]:
+    """``text`` with each balanced ``{...}`` placeholder (an unknown part, possibly holding
+    ``/``) replaced by ``mark``; the flag says whether the braces were balanced."""
+    out: list[str] = []
+    depth = 0
+    for ch in text:
+        if ch == "{":
+            if depth == 0:
+                out.append(mark)
+            depth += 1
+        elif ch == "}" and depth > 0:
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out), depth == 0
+
+
 def consult(value: Unknown) -> None:
     if _scopes:
         _scopes[-1].append(value)
