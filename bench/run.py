@@ -284,7 +284,9 @@ def parse_floor(target: Path, cwd: Path, env: dict[str, str], repeats: int) -> f
     code = (
         "import json, os, sys\n"
         "root = sys.argv[1]\n"
-        "paths = [root] if os.path.isfile(root) else [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.endswith('.json')]\n"
+        "paths = [root] if os.path.isfile(root) else [\n"
+        "    os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.endswith('.json')\n"
+        "]\n"
         "for p in paths:\n"
         "    with open(p, 'rb') as fh: json.loads(fh.read())\n"
     )
@@ -302,6 +304,11 @@ def main() -> int:
     base = 250 if args.quick else 1000
     hubs = 1000 if args.quick else 5000
 
+    # An installed package has its bytecode compiled at install time; a source checkout
+    # run with PYTHONDONTWRITEBYTECODE would otherwise recompile every module on every run.
+    import compileall
+
+    compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "engine"), quiet=1)
     iotguard = shutil.which("iotguard")
     cmd_base = [iotguard] if iotguard else [sys.executable, "-m", "engine"]
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="iotguard-bench-"))
@@ -315,7 +322,8 @@ def main() -> int:
     rows: list[tuple[str, int, dict[str, float], float, float | None]] = []
 
     def bench(label: str, target: Path, nfiles: int) -> dict[str, float]:
-        cmd = cmd_base + ["check", "--no-config", "--format", "json", "--output", str(work / "out.json")] + jobs + [str(target)]
+        out = ["--output", str(work / "out.json")]
+        cmd = cmd_base + ["check", "--no-config", "--format", "json", *out, *jobs, str(target)]
         run_once(cmd, work, env)  # warm the rule cache once, as every later commit would find it
         m = measure(cmd, work, env, repeats)
         floor = parse_floor(target, work, env, repeats)
@@ -347,7 +355,8 @@ def main() -> int:
     exp = bench(f"export with {hubs} hubs", export, 1)
 
     print(f"\niotguard benchmark ({os.cpu_count()} CPUs, median of {repeats} runs, warm rule cache)\n")
-    head = f"{'corpus':34} {'files':>6} {'wall s':>8} {'files/s':>9} {'peak MB':>8} {'parse s':>8} {'x parse':>8}"
+    head = (f"{'corpus':34} {'files':>6} {'wall s':>8} {'files/s':>9} {'peak MB':>8} "
+            f"{'parse s':>8} {'x parse':>8}")
     if checkov:
         head += f" {'checkov s':>10} {'x faster':>9}"
     print(head)

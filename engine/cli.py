@@ -154,6 +154,10 @@ def _check(args: argparse.Namespace) -> int:
             sys.stderr.write(f"{exc}\n")
             return 2
     opts = Options(cwd=cwd)
+    if args.jobs is not None and args.jobs < 1:
+        sys.stderr.write(f"iotguard: error: --jobs must be at least 1 (got {args.jobs})\n")
+        return 2
+    opts.jobs = args.jobs
     opts.paths = list(args.paths)
     opts.excludes = list(args.exclude) + (list(config.exclude) if config else [])
     opts.parameters = list(args.parameters)

@@ -61,17 +61,33 @@ class Evaluator:
     def run(self, subjects: Sequence[Subject]) -> tuple[list[Finding], list[Unresolved]]:
         findings: list[Finding] = []
         unresolved: list[Unresolved] = []
-        by_kind: dict[str, list[Subject]] = {}
-        for s in subjects:
-            by_kind.setdefault(s.kind, []).append(s)
-        for rule in self.rules:
-            for subject in by_kind.get(rule.subject_kind, ()):
-                if rule.types and subject.type_lower not in rule.types:
-                    continue
+        for _, f, u, _ in self.outcomes(subjects):
+            findings.extend(f)
+            unresolved.extend(u)
+        return findings, unresolved
+
+    def outcomes(
+        self, subjects: Sequence[Subject], part: range | None = None,
+    ) -> Iterator[tuple[tuple[int, int], list[Finding], list[Unresolved], list[Problem]]]:
+        """What each (rule, subject) pair produced, keyed by (rule index, subject index)
+        in evaluation order; only pairs that produced something.  ``part`` limits the
+        subjects (by index) so that processes can share the work and merge by key."""
+        applicable = _Applicable(subjects, part)
+        for ri, rule in enumerate(self.rules):
+            for si, subject in applicable.to(rule):
                 if subject.is_builtin and not rule.include_builtin:
                     continue
+                findings: list[Finding] = []
+                unresolved: list[Unresolved] = []
+                known = len(self.problems)
                 self._evaluate(rule, subject, findings, unresolved)
-        return findings, unresolved
+                if findings or unresolved or len(self.problems) > known:
+                    yield (ri, si), findings, unresolved, self.problems[known:]
+
+    def release(self) -> None:
+        """Let go of the run and the last subject (see ``engine.pipeline``)."""
+        state = self.functions.state
+        state.run = state.subject = state.resource = None
 
     # ------------------------------------------------------------------ internals
 
@@ -239,6 +255,29 @@ class Evaluator:
             return
         self._reported_rule_errors.add(rule.id)
         self.problems.append(Problem(rule.info.source, 1, 1, f"rule {rule.id}: {message}"))
+
+
+class _Applicable:
+    """Subjects grouped by kind and type, so that a rule meets only the subjects it is
+    about (a 5,000-hub run need not offer every hub to every role rule)."""
+
+    def __init__(self, subjects: Sequence[Subject], part: range | None) -> None:
+        self.by_kind: dict[str, list[tuple[int, Subject]]] = {}
+        self.by_type: dict[tuple[str, str], list[tuple[int, Subject]]] = {}
+        for i in part if part is not None else range(len(subjects)):
+            s = subjects[i]
+            self.by_kind.setdefault(s.kind, []).append((i, s))
+            self.by_type.setdefault((s.kind, s.type_lower), []).append((i, s))
+
+    def to(self, rule: Rule) -> list[tuple[int, Subject]]:
+        if not rule.types:
+            return self.by_kind.get(rule.subject_kind, [])
+        found: list[tuple[int, Subject]] = []
+        for t in dict.fromkeys(rule.types):
+            found.extend(self.by_type.get((rule.subject_kind, t), ()))
+        if len(rule.types) > 1:
+            found.sort(key=lambda pair: pair[0])
+        return found
 
 
 def _jtruthy(v: Any) -> bool:

@@ -12,11 +12,13 @@ evaluator sets before each evaluation.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import jmespath.functions
 
 from engine.jsig import signature
+from engine.model import Resource
 from engine.rbac_functions import RbacFunctions
 from engine.values import CIDict, Unknown, ci_get, consult
 
@@ -207,30 +209,18 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
         if run is None or not isinstance(hub, dict):
             return False
         name = links.hub_short_name(hub.get("name", ""))
-        undecided: list[Unknown] = []
-        for dps in run.deployed("Microsoft.Devices/provisioningServices"):
-            for entry in links.dps_entries(dps.body):
-                if not links.is_key_based_link(entry):
-                    continue
-                target = ci_get(entry, "connectionString")
-                names = links.hub_names(entry)
-                if name in names:
-                    auth = ci_get(entry, "authenticationType")
-                    if isinstance(auth, Unknown):
-                        undecided.append(auth)
-                        continue
-                    return True
-                if not names and isinstance(target, Unknown):
-                    undecided.append(target)
-        for inst in run.deployed("Microsoft.DeviceUpdate/accounts/instances"):
-            values = links.adu_hub_values(inst.body)
-            if name in links.hub_names(values):
-                return True
-            undecided.extend(v for v in values if isinstance(v, Unknown) and not links.hub_names(v))
-        for u in undecided:
+        found = run.memo("local-auth-links", _local_auth_links)
+        linked = found.dps_linked.get(name, [])
+        if any(auth is None for _, auth in linked) or name in found.adu_names:
+            return True
+        # Consulted in the order the DPS entries, then the instances, appear in the run.
+        pending = sorted([(seq, u) for seq, u in linked if u is not None] + found.dps_open,
+                         key=lambda p: p[0])
+        for _, u in pending:
+            consult(u)
+        for u in found.adu_open:
             consult(u)
         return False
-
 
     @signature({"types": []}, {"types": ["string"]})
     def _func_has_identity(self, body: Any, kind: str) -> bool:
@@ -273,20 +263,18 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
         if target is None:
             return []
         tid = str(target.id).lower()
-        out = []
-        for d in run.deployed("Microsoft.Insights/diagnosticSettings"):
-            if d.scope is not None and str(d.scope).lower() == tid:
-                out.append(d.body)
+        found = run.memo("diagnostic-settings", _diagnostic_settings)
+        out = [d.body for d in found.by_scope.get(tid, ())]
         # The legacy child form: type ``<hub type>/providers/diagnosticSettings`` named
         # ``<hub>/Microsoft.Insights/<setting>`` (the namespace may also sit in the type).
-        legacy = {target.type.lower() + "/providers/diagnosticsettings",
-                  target.type.lower() + "/providers/microsoft.insights/diagnosticsettings"}
-        for d in run.resources:
-            if d.existing or d.type.lower() not in legacy:
-                continue
-            scoped = d.scope is not None and str(d.scope).lower() == tid
-            if scoped or str(d.name).split("/", 1)[0].lower() == str(target.name).lower():
-                out.append(d.body)
+        legacy: dict[int, Resource] = {}
+        for t in (target.type.lower() + "/providers/diagnosticsettings",
+                  target.type.lower() + "/providers/microsoft.insights/diagnosticsettings"):
+            for key in (("scope", tid), ("name", str(target.name).lower())):
+                for d in found.legacy.get((t, *key), ()):
+                    legacy[id(d)] = d
+        if legacy:
+            out.extend(d.body for d in sorted(legacy.values(), key=run.position))
         return out
 
     @signature({"types": []})
@@ -343,10 +331,14 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
         if declared and _param_type(self.state.resource, str(path[1])) in _SECURE_TYPES:
             return False
         if isinstance(value, Unknown):
-            # A plain string parameter without a value in a key position: unresolved.
-            bearing = key_name is not None and key_name.lower() in _KEY_PROPERTIES
-            bearing = bearing or re.search(r"(SharedAccessKey|AccountKey)=\{", value.text, re.I) is not None
-            if bearing and any(c.kind == "parameter" for c in value.causes):
+            # A plain string parameter without a value in a key position is unresolved; a
+            # parameter that only names the account next to a listKeys() key is not.
+            if key_name is not None and key_name.lower() in _KEY_PROPERTIES:
+                from_parameter = any(c.kind == "parameter" for c in value.causes) and not any(
+                    c.kind == "list" for c in value.causes)
+            else:
+                from_parameter = any(fn.lower() == "parameters" for fn in _KEY_SOURCE.findall(value.text))
+            if from_parameter:
                 consult(value)
             return False
         if not isinstance(value, str):
@@ -400,6 +392,8 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
 # upper case, lower case and digits (or + and /); placeholders such as SHAREDACCESSKEY,
 # XXXXXXXXXXXXXXXXXXXXXXXX or <key> do not.
 _KEY_IN_TEXT = re.compile(r"(SharedAccessKey|AccountKey)=([A-Za-z0-9+/]{20,}={0,2})", re.I)
+# What produces the key part of an unknown connection string: ``AccountKey={listKeys(``.
+_KEY_SOURCE = re.compile(r"(?:SharedAccessKey|AccountKey)=\{(\w+)\(", re.I)
 _KEY_SHAPED = re.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
 _KEY_PROPERTIES = frozenset({"primarykey", "secondarykey"})
 _SECRET_TARGET = re.compile(
@@ -481,6 +475,70 @@ def _consult_all(values: list[Unknown]) -> bool:
 def _param_type(template_body: Any, name: str) -> str:
     t = ci_get(ci_get(template_body, "parameterTypes"), name)
     return t.lower() if isinstance(t, str) else ""
+
+
+@dataclass
+class _LocalAuthLinks:
+    """What links hubs with their keys, for ``needs_local_auth``: per hub name, the
+    key-based DPS entries naming it (with their authentication type when unknown, None
+    when definitely key-based); entries and Device Update values that name no hub but
+    are unknown (any hub might be meant); hubs named by Device Update instances."""
+
+    dps_linked: dict[str, list[tuple[int, Unknown | None]]] = field(default_factory=dict)
+    dps_open: list[tuple[int, Unknown]] = field(default_factory=list)
+    adu_names: set[str] = field(default_factory=set)
+    adu_open: list[Unknown] = field(default_factory=list)
+
+
+def _local_auth_links(run: Any) -> _LocalAuthLinks:
+    from engine import links
+
+    out = _LocalAuthLinks()
+    seq = 0
+    for dps in run.deployed("Microsoft.Devices/provisioningServices"):
+        for entry in links.dps_entries(dps.body):
+            if not links.is_key_based_link(entry):
+                continue
+            seq += 1
+            names = links.hub_names(entry)
+            auth = ci_get(entry, "authenticationType")
+            for name in names:
+                out.dps_linked.setdefault(name, []).append(
+                    (seq, auth if isinstance(auth, Unknown) else None))
+            target = ci_get(entry, "connectionString")
+            if not names and isinstance(target, Unknown):
+                out.dps_open.append((seq, target))
+    for inst in run.deployed("Microsoft.DeviceUpdate/accounts/instances"):
+        values = links.adu_hub_values(inst.body)
+        out.adu_names.update(links.hub_names(values))
+        out.adu_open.extend(v for v in values if isinstance(v, Unknown) and not links.hub_names(v))
+    return out
+
+
+@dataclass
+class _DiagnosticSettings:
+    """Diagnostic settings by the scope they target, and legacy child settings by
+    (type, "scope"|"name", the scope or the parent's name), all lower-cased."""
+
+    by_scope: dict[str, list[Resource]] = field(default_factory=dict)
+    legacy: dict[tuple[str, str, str], list[Resource]] = field(default_factory=dict)
+
+
+def _diagnostic_settings(run: Any) -> _DiagnosticSettings:
+    out = _DiagnosticSettings()
+    for d in run.deployed("Microsoft.Insights/diagnosticSettings"):
+        if d.scope is not None:
+            out.by_scope.setdefault(str(d.scope).lower(), []).append(d)
+    for d in run.resources:
+        low = d.type.lower()
+        if d.existing or not low.endswith("diagnosticsettings") or "/providers/" not in low:
+            continue
+        keys = {("name", str(d.name).split("/", 1)[0].lower())}
+        if d.scope is not None:
+            keys.add(("scope", str(d.scope).lower()))
+        for key in keys:
+            out.legacy.setdefault((low, *key), []).append(d)
+    return out
 
 
 def make_options(functions: RuleFunctions) -> jmespath.Options:

@@ -7,8 +7,10 @@ Each stage has a small typed interface: ``engine.documents`` loads, ``engine.arm
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,11 @@ from typing import Any
 from engine.discover import discover, display_path, glob_match
 from engine.documents import LoadError, classify, read_source
 from engine.evaluate import Evaluator, Subject
-from engine.findings import Problem, RunResult
+from engine.findings import Finding, Problem, RunResult, Unresolved
 from engine.model import KIND_PARAMETERS, KIND_ROLES, KIND_TEMPLATE, Document, Mapped, Resource
 from engine.rulepack import Rule, bundled_rules_dir, load_rules
 from engine.run_index import RunIndex
-from engine.source import JsonPath
+from engine.source import JsonPath, SourceFile
 from engine.values import Located, Unknown, ci_get
 
 
@@ -38,6 +40,7 @@ class Options:
     strict: bool = False
     cwd: str = ""
     no_bundled_rules: bool = False
+    jobs: int | None = None  # processes; None: one per available CPU
 
 
 class UsageError(Exception):
@@ -80,50 +83,264 @@ def load_rule_pack(extra_dirs: Sequence[str], cwd: str, bundled: bool = True) ->
 # ----------------------------------------------------------------------------- run
 
 
+@contextlib.contextmanager
+def _fewer_full_collections() -> Iterator[None]:
+    """A run builds millions of long-lived objects and frees few cycles; the collector's
+    default of a full collection every ~70,000 surviving allocations spent a third of a
+    1,000-file run re-scanning them.  Young generations are still collected as usual."""
+    saved = gc.get_threshold()
+    gc.set_threshold(saved[0], saved[1], max(saved[2], 1000))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+
+
 def run(options: Options, rules: Sequence[Rule]) -> RunResult:
+    with _fewer_full_collections():
+        return _run(options, rules)
+
+
+def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     cwd = options.cwd or os.getcwd()
+    jobs = _jobs(options.jobs)
     result = RunResult(fail_on=options.fail_on, strict=options.strict)
     result.rules = [r.info for r in rules]
     found = discover(options.paths, options.excludes, cwd)
     result.errors.extend(found.problems)
 
-    documents: list[Document] = []
-    param_docs: dict[str, Document] = {}
-    for abspath, display in found.files:
+    cli_problems: list[Problem] = []
+    cli_params = _cli_parameter_sources(options.parameters, cwd, cli_problems)
+    work = _FileWork(options, cwd, cli_params,
+                     {os.path.realpath(abspath): (abspath, display) for abspath, display in found.files})
+    loaded = _load_all(work, found.files, jobs)
+
+    # Merged in file order whatever the number of jobs, so that output never depends on it.
+    for item in loaded:
+        if item.load_error is not None:
+            result.errors.append(item.load_error)
+        elif item.kind:
+            result.files_checked.append(item.display)
+        else:
+            result.files_skipped.append(item.display)
+    result.errors.extend(cli_problems)
+    index = RunIndex()
+    subjects: list[Subject] = []
+    for item in loaded:
+        result.errors.extend(item.errors)
+        result.warnings.extend(item.warnings)
+        result.not_checked.extend(item.not_checked)
+        index.add_resources(item.resources)
+        index.templates.extend(item.templates)
+        index.roles.extend(item.roles)
+        subjects.extend(item.subjects)
+    del loaded
+
+    _assignments(index, subjects, result)
+    findings, unresolved, problems = _evaluate_all(rules, index, subjects, jobs)
+    result.findings.extend(findings)
+    result.unresolved.extend(unresolved)
+    result.errors.extend(problems)
+    result.sort()
+    return result
+
+
+# ----------------------------------------------------------------------------- files
+
+
+@dataclass
+class _Loaded:
+    """What one input file contributes to the run.  Picklable: ``--jobs`` workers send it
+    back to the main process, which merges every file's in file order."""
+
+    display: str
+    kind: str = ""  # "" when the file is not ours (skipped) or could not be read
+    load_error: Problem | None = None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    not_checked: list[Problem] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
+    templates: list[Any] = field(default_factory=list)
+    roles: list[Any] = field(default_factory=list)
+    subjects: list[Subject] = field(default_factory=list)
+
+
+@dataclass
+class _FileWork:
+    """Read, classify and normalise one file (the expensive, per-file part of a run)."""
+
+    options: Options
+    cwd: str
+    cli_params: list[Any]
+    run_files: dict[str, tuple[str, str]]  # real path -> (absolute path, display path)
+
+    def __call__(self, file: tuple[str, str]) -> _Loaded:
+        abspath, display = file
+        out = _Loaded(display)
         try:
             source, data = read_source(abspath, display)
         except LoadError as exc:
-            result.errors.append(Problem(exc.path, exc.line, exc.column, exc.message))
-            continue
+            out.load_error = Problem(exc.path, exc.line, exc.column, exc.message)
+            return out
         doc = classify(source, data)
         if doc is None:
-            result.files_skipped.append(display)
-            continue
+            return out
         doc.abspath = abspath
-        result.files_checked.append(display)
-        if doc.kind == KIND_PARAMETERS:
-            param_docs[os.path.realpath(abspath)] = doc
-        else:
-            documents.append(doc)
-
-    cli_params = _cli_parameter_sources(options.parameters, cwd, result)
-    index = RunIndex()
-    subjects: list[Subject] = []
-    for doc in documents:
+        out.kind = doc.kind
         if doc.kind == KIND_TEMPLATE:
-            sources = _parameter_sources_for(doc, options, cwd, param_docs, result) + cli_params
-            _expand(doc, sources, index, subjects, result, cwd)
+            sources = _parameter_sources_for(doc, self.options, self.cwd, self.run_parameters,
+                                             out.errors) + self.cli_params
+            _expand(doc, sources, out, self.cwd)
         elif doc.kind == KIND_ROLES:
-            _roles(doc, index, subjects, result)
+            _roles(doc, out)
+        return out
 
-    _assignments(index, subjects, result)
+    def run_parameters(self, real: str) -> Document | None:
+        """The parameter file at ``real`` when the run checks it itself (read as the run
+        reads it: a file of another kind, or one that cannot be read, is not used)."""
+        found = self.run_files.get(real)
+        if found is None:
+            return None
+        abspath, display = found
+        try:
+            source, data = read_source(abspath, display)
+        except LoadError:
+            return None
+        doc = classify(source, data)
+        if doc is None or doc.kind != KIND_PARAMETERS:
+            return None
+        doc.abspath = abspath
+        return doc
+
+
+# Below this many files a process pool costs more to start than it saves.
+MIN_PARALLEL_FILES = 8
+# Below this many subjects rule evaluation is not worth forking for.
+MIN_PARALLEL_SUBJECTS = 256
+
+
+def _jobs(requested: int | None) -> int:
+    if requested is not None:
+        if requested < 1:
+            raise UsageError("--jobs must be at least 1")
+        return requested
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _fork_context() -> Any:
+    """The 'fork' start method, or None where there is none (Windows).  Workers start
+    from the main process's state (the rule pack and, for evaluation, the whole run
+    index), which would be slow to pickle."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return multiprocessing.get_context("fork")
+
+
+def _chunks(n: int, parts: int) -> list[range]:
+    """``range(n)`` cut into at most ``parts`` contiguous, nearly equal ranges."""
+    parts = max(1, min(parts, n))
+    size, extra = divmod(n, parts)
+    out: list[range] = []
+    start = 0
+    for i in range(parts):
+        end = start + size + (1 if i < extra else 0)
+        out.append(range(start, end))
+        start = end
+    return out
+
+
+_worker_state: Any = None  # what a forked worker was started with (see ``_pool``)
+
+
+def _start_worker(state: Any) -> None:
+    global _worker_state
+    _worker_state = state
+    # Inherited objects outlive the worker's work: keep the collector off them (and so
+    # their memory pages shared with the main process).
+    gc.freeze()
+
+
+def _pool(jobs: int, state: Any) -> Any:
+    """A process pool whose workers see ``state`` (inherited through fork, not pickled),
+    or None when processes cannot be forked here."""
+    context = _fork_context()
+    if context is None:
+        return None
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                               initializer=_start_worker, initargs=(state,))
+
+
+def _load_all(work: _FileWork, files: list[tuple[str, str]], jobs: int) -> list[_Loaded]:
+    if jobs > 1 and len(files) >= MIN_PARALLEL_FILES:
+        # Imported once here rather than in every worker.
+        import engine.arm.expander
+        import engine.rbac  # noqa: F401
+
+        pool = _pool(jobs, work)
+        if pool is not None:
+            with pool:
+                parts = [files[r.start:r.stop] for r in _chunks(len(files), jobs * 4)]
+                return [item for part in pool.map(_load_part, parts) for item in part]
+    return [work(f) for f in files]
+
+
+def _load_part(files: list[tuple[str, str]]) -> list[_Loaded]:
+    work: _FileWork = _worker_state
+    return [work(f) for f in files]
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+_Outcome = tuple[tuple[int, int], list[Finding], list[Unresolved], list[Problem]]
+
+
+def _evaluate_all(
+    rules: Sequence[Rule], index: RunIndex, subjects: list[Subject], jobs: int,
+) -> tuple[list[Finding], list[Unresolved], list[Problem]]:
+    """Evaluate every rule on every subject; in forked workers (each with the whole run
+    index, so cross-file look-ups see everything) when there is enough to do."""
+    if jobs > 1 and len(subjects) >= MIN_PARALLEL_SUBJECTS:
+        pool = _pool(jobs, (rules, index, subjects))
+        if pool is not None:
+            with pool:
+                parts = _chunks(len(subjects), jobs * 2)
+                outcomes = [o for part in pool.map(_evaluate_part, parts) for o in part]
+            return _merge(outcomes)
     evaluator = Evaluator(rules, index)
-    findings, unresolved = evaluator.run(subjects)
-    result.findings.extend(findings)
-    result.unresolved.extend(unresolved)
-    result.errors.extend(evaluator.problems)
-    result.sort()
-    return result
+    outcomes = list(evaluator.outcomes(subjects))
+    # The JMESPath function table refers back to its owner, a cycle that would keep the
+    # whole run alive until a full collection (half a second of a 1,000-file run).
+    evaluator.release()
+    return _merge(outcomes)
+
+
+def _evaluate_part(part: range) -> list[_Outcome]:
+    rules, index, subjects = _worker_state
+    return list(Evaluator(rules, index).outcomes(subjects, part))
+
+
+def _merge(outcomes: list[_Outcome]) -> tuple[list[Finding], list[Unresolved], list[Problem]]:
+    """Results in the order one process evaluates them (rule by rule, subject by
+    subject); a rule's error is reported once, where that order first meets it."""
+    outcomes.sort(key=lambda o: o[0])
+    findings: list[Finding] = []
+    unresolved: list[Unresolved] = []
+    problems: list[Problem] = []
+    failed: set[int] = set()
+    for (rule, _), f, u, p in outcomes:
+        findings.extend(f)
+        unresolved.extend(u)
+        if p and rule not in failed:
+            failed.add(rule)
+            problems.append(p[0])
+    return findings, unresolved, problems
 
 
 def _doc_abspath(doc: Document) -> str:
@@ -150,8 +367,8 @@ def _load_parameter_doc(abspath: str, cwd: str) -> Document | Problem:
 
 
 def _parameter_sources_for(
-    doc: Document, options: Options, cwd: str, param_docs: dict[str, Document],
-    result: RunResult,
+    doc: Document, options: Options, cwd: str, run_parameters: Callable[[str], Document | None],
+    problems: list[Problem],
 ) -> list[Any]:
     from engine.arm.expander import ParameterSource
 
@@ -159,12 +376,13 @@ def _parameter_sources_for(
     sources: list[Any] = []
     stem, ext = os.path.splitext(abspath)
     sibling = os.path.realpath(f"{stem}.parameters{ext}")
-    if sibling in param_docs:
-        sources.append(ParameterSource(kind="file", document=param_docs[sibling]))
+    in_run = run_parameters(sibling)
+    if in_run is not None:
+        sources.append(ParameterSource(kind="file", document=in_run))
     elif os.path.isfile(sibling):
         loaded = _load_parameter_doc(sibling, cwd)
         if isinstance(loaded, Problem):
-            result.errors.append(loaded)
+            problems.append(loaded)
         else:
             sources.append(ParameterSource(kind="file", document=loaded))
     for pattern, files in options.parameter_map.items():
@@ -172,13 +390,13 @@ def _parameter_sources_for(
             for f in files:
                 loaded = _load_parameter_doc(os.path.join(cwd, f), cwd)
                 if isinstance(loaded, Problem):
-                    result.errors.append(loaded)
+                    problems.append(loaded)
                 else:
                     sources.append(ParameterSource(kind="file", document=loaded))
     return sources
 
 
-def _cli_parameter_sources(values: Sequence[str], cwd: str, result: RunResult) -> list[Any]:
+def _cli_parameter_sources(values: Sequence[str], cwd: str, problems: list[Problem]) -> list[Any]:
     if not values:
         return []
     from engine.arm.expander import ParameterSource
@@ -189,21 +407,18 @@ def _cli_parameter_sources(values: Sequence[str], cwd: str, result: RunResult) -
         if os.path.isfile(os.path.join(cwd, candidate)):
             loaded = _load_parameter_doc(os.path.join(cwd, candidate), cwd)
             if isinstance(loaded, Problem):
-                result.errors.append(loaded)
+                problems.append(loaded)
             else:
                 out.append(ParameterSource(kind="file", document=loaded))
         elif "=" in v:
             name, _, value = v.partition("=")
             out.append(ParameterSource(kind="cli", name=name.strip(), value=value))
         else:
-            result.errors.append(Problem(v, 0, 0, "--parameters expects a parameter file or name=value"))
+            problems.append(Problem(v, 0, 0, "--parameters expects a parameter file or name=value"))
     return out
 
 
-def _expand(
-    doc: Document, sources: list[Any], index: RunIndex, subjects: list[Subject],
-    result: RunResult, cwd: str,
-) -> None:
+def _expand(doc: Document, sources: list[Any], out: _Loaded, cwd: str) -> None:
     from engine.arm.expander import expand
 
     base_dir = os.path.dirname(_doc_abspath(doc))
@@ -224,33 +439,31 @@ def _expand(
     try:
         expansion = expand(doc, sources, load_template=load_template)
     except RecursionError:
-        result.errors.append(Problem(doc.source.path, 1, 1, "template nesting is too deep to expand"))
+        out.errors.append(Problem(doc.source.path, 1, 1, "template nesting is too deep to expand"))
         return
-    result.errors.extend(_located(e) for e in expansion.errors)
-    result.warnings.extend(_located(w) for w in expansion.warnings)
+    out.errors.extend(_located(e) for e in expansion.errors)
+    out.warnings.extend(_located(w) for w in expansion.warnings)
     for nc in expansion.not_checked:
         line, col = nc.source.locate(nc.path)
-        result.not_checked.append(
+        out.not_checked.append(
             Problem(nc.source.path, line, col, f"linked template {nc.target} not checked: {nc.reason}",
                     "warning")
         )
     live = [r for r in expansion.resources if r.condition is not False]
-    index.add_resources(live)
-    index.templates.extend(expansion.templates)
+    out.resources.extend(live)
+    out.templates.extend(expansion.templates)
     for t in expansion.templates:
-        subjects.append(_template_subject(t, live, expansion.templates))
+        out.subjects.append(_template_subject(t, live, expansion.templates))
     for r in live:
         if r.existing:
             continue
-        subjects.append(resource_subject(r, doc))
+        out.subjects.append(resource_subject(r, doc))
         if r.type_lower == "microsoft.authorization/roledefinitions":
             from engine.rbac import role_body, role_from_resource
 
             role = role_from_resource(r)
-            index.roles.append(role)
-            subjects.append(_role_subject(
-                role, r.source, lambda p, r=r, role=role: r.map(role.source_path(p)), role_body(role), r,
-            ))
+            out.roles.append(role)
+            out.subjects.append(_role_subject(role, r.source, _ResourceRole(r, role), role_body(role), r))
 
 
 def _raw_at(doc: Document, path: JsonPath) -> Any:
@@ -304,8 +517,9 @@ def _template_subject(t: Any, resources: Sequence[Resource], templates: Sequence
     from engine.values import CIDict
 
     own = [r for r in resources if r.deployment == t.deployment and r.source is t.source]
-    deployments: list[Any] = []
-    dep_resources: list[Resource] = []
+    # Keyed by deployment name so findings read ``deployments.<name>.parameters.<p>``.
+    deployments: dict[str, Any] = {}
+    dep_resources: dict[str, Resource] = {}
     for r in own:
         if r.type_lower != "microsoft.resources/deployments":
             continue
@@ -313,36 +527,33 @@ def _template_subject(t: Any, resources: Sequence[Resource], templates: Sequence
         child = next((c for c in templates if c.deployment == chain), None)
         props = ci_get(r.body, "properties")
         link = ci_get(props, "templateLink")
-        deployments.append(CIDict(
+        deployments[chain[-1]] = CIDict(
             name=r.name,
             parameters=ci_get(props, "parameters") if isinstance(ci_get(props, "parameters"), dict) else {},
             parameterTypes=dict(child.parameter_types) if child is not None else None,
             linked=(ci_get(link, "uri") or ci_get(link, "relativePath") or ci_get(link, "id") or "")
             if child is None else "",
-        ))
-        dep_resources.append(r)
+        )
+        dep_resources[chain[-1]] = r
     raw_outputs = ci_get(t.raw, "outputs")
     output_types = {
         k: ci_get(v, "type") for k, v in raw_outputs.items() if isinstance(v, dict)
     } if isinstance(raw_outputs, dict) else {}
+    # Keyed by resource name, so findings read ``resources.<name>.properties...``.
+    by_name: dict[str, Resource] = {}
+    for r in own:
+        key = str(r.name)
+        n = 2
+        while key in by_name:
+            key, n = f"{r.name} ({n})", n + 1
+        by_name[key] = r
     body = CIDict(
         parameters=t.parameters, variables=t.variables, outputs=t.outputs,
         parameterTypes=t.parameter_types, outputTypes=output_types,
-        resources=[r.body for r in own], deployments=deployments, raw=t.raw,
+        resources={k: r.body for k, r in by_name.items()}, deployments=deployments, raw=t.raw,
     )
 
-    def locate(path: JsonPath) -> Mapped:
-        head = path[0] if path else None
-        if head == "resources" and len(path) >= 2 and isinstance(path[1], int) and path[1] < len(own):
-            return own[path[1]].map(path[2:])
-        if head == "deployments" and len(path) >= 2 and isinstance(path[1], int) \
-                and path[1] < len(dep_resources):
-            rest = path[2:]
-            dep = dep_resources[path[1]]
-            return dep.map(("properties", *rest)) if rest[:1] == ("parameters",) else dep.map(())
-        mapped: Mapped = t.map(path)
-        return mapped
-
+    locate = _TemplateLocator(t, by_name, dep_resources)
     label = "/".join(t.deployment) if t.deployment else "(root)"
     return Subject(
         kind="template", body=body, type="template", name=label, raw_name=label,
@@ -359,7 +570,7 @@ def _role_subject(role: Any, source: Any, locate: Any, body: Any, obj: Any) -> S
     )
 
 
-def _roles(doc: Document, index: RunIndex, subjects: list[Subject], result: RunResult) -> None:
+def _roles(doc: Document, out: _Loaded) -> None:
     from engine.rbac import normalize_role, role_body
 
     for item_path in doc.items:
@@ -367,16 +578,61 @@ def _roles(doc: Document, index: RunIndex, subjects: list[Subject], result: RunR
         role, problems = normalize_role(obj, item_path)
         for ppath, message in problems:
             line, col = doc.source.locate(ppath)
-            result.errors.append(Problem(doc.source.path, line, col, message))
+            out.errors.append(Problem(doc.source.path, line, col, message))
         if role is None:
             continue
         if not role.is_builtin:
-            index.roles.append(role)
-        source = doc.source
-        subjects.append(
-            _role_subject(role, source, lambda p, s=source, role=role: Mapped(s, role.source_path(p)),
-                          role_body(role), role)
+            out.roles.append(role)
+        out.subjects.append(
+            _role_subject(role, doc.source, _FileRole(doc.source, role), role_body(role), role)
         )
+
+
+# Subjects' ``locate`` callables are classes rather than closures so that subjects pickle.
+
+
+class _TemplateLocator:
+    """Maps a template subject's body paths: ``resources.<name>`` and
+    ``deployments.<name>`` to those resources, anything else to the template."""
+
+    def __init__(self, template: Any, by_name: dict[str, Resource],
+                 dep_resources: dict[str, Resource]) -> None:
+        self.template = template
+        self.by_name = by_name
+        self.dep_resources = dep_resources
+
+    def __call__(self, path: JsonPath) -> Mapped:
+        head = path[0] if path else None
+        if head == "resources" and len(path) >= 2 and path[1] in self.by_name:
+            return self.by_name[str(path[1])].map(path[2:])
+        if head == "deployments" and len(path) >= 2 and path[1] in self.dep_resources:
+            rest = path[2:]
+            dep = self.dep_resources[str(path[1])]
+            return dep.map(("properties", *rest)) if rest[:1] == ("parameters",) else dep.map(())
+        mapped: Mapped = self.template.map(path)
+        return mapped
+
+
+class _ResourceRole:
+    """Role-body paths of a role that a template resource defines."""
+
+    def __init__(self, resource: Resource, role: Any) -> None:
+        self.resource = resource
+        self.role = role
+
+    def __call__(self, path: JsonPath) -> Mapped:
+        return self.resource.map(self.role.source_path(path))
+
+
+class _FileRole:
+    """Role-body paths of a role read from a role-definition file."""
+
+    def __init__(self, source: SourceFile, role: Any) -> None:
+        self.source = source
+        self.role = role
+
+    def __call__(self, path: JsonPath) -> Mapped:
+        return Mapped(self.source, self.role.source_path(path))
 
 
 def _assignments(index: RunIndex, subjects: list[Subject], result: RunResult) -> None:
@@ -385,10 +641,18 @@ def _assignments(index: RunIndex, subjects: list[Subject], result: RunResult) ->
             and not r.existing]
     if not ras:
         return
-    from engine.assignments import assignment_body, from_resource
+    from engine.assignments import assignment_body, default_lookup, from_resource
 
+    # ``from_resource`` looks for the template a resource came from among the templates
+    # it is given; handing it only those of the same file keeps a run linear.
+    by_file: dict[str, list[Any]] = {}
+    for t in index.templates:
+        by_file.setdefault(t.source.path, []).append(t)
+    lookup = default_lookup(index.roles)
     for r in ras:
-        a = from_resource(r, index)
+        view = RunIndex(resources=index.resources, templates=by_file.get(r.source.path, []),
+                        roles=index.roles)
+        a = from_resource(r, view, lookup=lookup)
         index.assignments.append(a)
         name = r.name if isinstance(r.name, str) else str(r.name)
         subjects.append(

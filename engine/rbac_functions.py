@@ -186,7 +186,7 @@ class RbacFunctions:
             consult(a.principal.unknown)
             return []
         out: list[str] = []
-        for other in getattr(self.state.run, "assignments", ()):
+        for other in _same_principal_near(self.state.run, a):
             if other is a or not same_principal(a, other):
                 continue
             if not (scope_contains(other.scope, a.scope) or scope_contains(a.scope, other.scope)):
@@ -322,6 +322,73 @@ def _hub_of(run: Any, a: Any) -> Any:
                 if k == want or (k.rsplit("/", 1)[-1] == short and "/" not in want):
                     return hub
     return None
+
+
+class _ScopeGroup:
+    """One principal's assignments, indexed by normalised scope so that the assignments
+    whose scope contains, or lies inside, a given scope are found without a scan."""
+
+    def __init__(self) -> None:
+        self.members: list[Any] = []
+        self.exact: dict[str, list[int]] = {}
+        self.inside: dict[str, list[int]] = {}  # proper prefix -> members below it
+        self.management_groups: list[int] = []
+        self.subscriptions: list[int] = []
+
+    def add(self, a: Any) -> None:
+        from engine.assignments import _norm
+
+        i = len(self.members)
+        self.members.append(a)
+        norm = _norm(a.scope) if isinstance(a.scope, str) else ""
+        self.exact.setdefault(norm, []).append(i)
+        for prefix in _prefixes(norm):
+            self.inside.setdefault(prefix, []).append(i)
+        if a.scope_kind == "managementGroup":
+            self.management_groups.append(i)
+        if norm.startswith("/subscriptions/"):
+            self.subscriptions.append(i)
+
+    def near(self, a: Any) -> list[Any]:
+        """A superset, in run order, of the members whose scope contains ``a``'s or lies
+        inside it (``scope_contains`` either way; callers still check)."""
+        from engine.assignments import _norm
+
+        norm = _norm(a.scope) if isinstance(a.scope, str) else ""
+        if norm == "/":
+            return list(self.members)
+        hits: set[int] = set(self.exact.get("/", ()))
+        for key in (norm, *_prefixes(norm)):
+            hits.update(self.exact.get(key, ()))
+        hits.update(self.inside.get(norm, ()))
+        if norm.startswith("/subscriptions/"):
+            hits.update(self.management_groups)
+        if a.scope_kind == "managementGroup":
+            hits.update(self.subscriptions)
+        return [self.members[i] for i in sorted(hits)]
+
+
+def _prefixes(norm: str) -> list[str]:
+    """Every ``p`` such that ``norm`` starts with ``p + "/"`` (``p`` not empty)."""
+    return [norm[:i] for i, ch in enumerate(norm) if ch == "/" and i > 0]
+
+
+def _principal_groups(run: Any) -> dict[str, _ScopeGroup]:
+    groups: dict[str, _ScopeGroup] = {}
+    for a in run.assignments:
+        key = a.principal.key
+        if key is not None:
+            groups.setdefault(key, _ScopeGroup()).add(a)
+    return groups
+
+
+def _same_principal_near(run: Any, a: Any) -> list[Any]:
+    """The run's assignments that may share ``a``'s principal and overlap its scope."""
+    if not hasattr(run, "memo"):
+        return list(getattr(run, "assignments", ()))
+    key = a.principal.key
+    group = run.memo("assignments-by-principal", _principal_groups).get(key) if key is not None else None
+    return group.near(a) if group is not None else []
 
 
 def _endpoint_values(body: Any) -> Iterator[Any]:

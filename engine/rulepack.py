@@ -24,7 +24,6 @@ import jmespath.parser
 
 from engine import __version__
 from engine.findings import RuleInfo
-from engine.yamlschema import YamlSyntaxError, load_yaml, mark_of, validate
 
 CACHE_FORMAT = 1
 
@@ -189,6 +188,9 @@ def _schema() -> Any:
 
 def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
     """Validate and compile one rule file; returns the rule and the line of its id."""
+    # Imported here: a run that finds the compiled pack in the cache never parses YAML.
+    from engine.yamlschema import YamlSyntaxError, load_yaml, mark_of, validate
+
     try:
         node, data = load_yaml(text)
     except YamlSyntaxError as exc:

@@ -203,62 +203,59 @@ class _Node:
 
 def _build_index(text: str) -> _Node:
     root = _Node(-1, 0)
-    # stack entries: (node, pending key, pending key offset)
+    # stack entries: [node, pending key, pending key offset]; the key is None when the
+    # next token of an object is a key (and always for arrays, whose children are a list)
     stack: list[list[Any]] = []
-    expect_value_for: list[Any] | None = None
-    current_key: str | None = None
-    key_offset = -1
-    first = True
-    for m in _POS_TOKEN.finditer(text):
+    tokens = _POS_TOKEN.finditer(text)
+    for m in tokens:
         tok = m.group(0)
-        c = tok[0]
-        if c == "/" and (tok.startswith("//") or tok.startswith("/*")):
+        if tok[:2] in ("//", "/*"):
             continue
-        pos = m.start()
-        if first:
-            root.value_offset = pos
-            first = False
-            node: _Node = root
-            if c in "{[":
-                node.children = {} if c == "{" else []
-                stack.append([node, None, -1])
-            continue
+        root.value_offset = m.start()
+        if tok[0] in "{[":
+            root.children = {} if tok[0] == "{" else []
+            stack.append([root, None, -1])
+        break
+    loads = json.loads
+    for m in tokens:
         if not stack:
             break
-        top = stack[-1]
-        parent: _Node = top[0]
+        tok = m.group(0)
+        c = tok[0]
+        if c in ",:":
+            continue
         if c in "}]":
             stack.pop()
             continue
-        if c == ",":
+        if c == "/" and tok[:2] in ("//", "/*"):
             continue
-        if c == ":":
-            continue
-        if isinstance(parent.children, dict) and top[1] is None:
-            # a key
-            try:
-                current_key = json.loads(tok) if c == '"' else tok
-            except json.JSONDecodeError:
-                current_key = tok.strip('"')
-            top[1] = current_key
-            top[2] = pos
-            continue
-        # a value
-        if isinstance(parent.children, dict):
+        top = stack[-1]
+        children = top[0].children
+        pos = m.start()
+        if type(children) is dict:
             key = top[1]
-            key_offset = top[2]
-            child = _Node(key_offset, pos)
-            if key not in parent.children:
-                parent.children[key] = child
+            if key is None:
+                if c != '"':
+                    top[1] = tok
+                elif "\\" not in tok:
+                    top[1] = tok[1:-1]
+                else:
+                    try:
+                        top[1] = loads(tok)
+                    except json.JSONDecodeError:
+                        top[1] = tok.strip('"')
+                top[2] = pos
+                continue
+            child = _Node(top[2], pos)
+            if key not in children:
+                children[key] = child
             top[1] = None
         else:
             child = _Node(pos, pos)
-            assert isinstance(parent.children, list)
-            parent.children.append(child)
+            children.append(child)
         if c in "{[":
             child.children = {} if c == "{" else []
             stack.append([child, None, -1])
-    del expect_value_for, current_key, key_offset
     return root
 
 
@@ -270,6 +267,11 @@ class SourceFile:
     text: str
     _index: _Node | None = field(default=None, repr=False)
     _lines: list[int] | None = field(default=None, repr=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent between ``--jobs`` processes without its position index: the receiver
+        # rebuilds one only if it needs a position, which is cheaper than pickling it.
+        return (SourceFile, (self.path, self.text))
 
     def line_col(self, offset: int) -> tuple[int, int]:
         if self._lines is None:

@@ -96,6 +96,8 @@ def expand(
         pass  # the bound that stopped expansion is already reported
     except RecursionError:
         state.error(doc.source, doc.root, "the template nests too deeply to expand")
+    for detail in state.details:
+        detail.settle()
     return expansion
 
 
@@ -118,6 +120,7 @@ class _File:
     exhausted: bool = False
     seen: set[tuple[str, int, int, str]] = field(default_factory=set)
     var_chain: list[str] = field(default_factory=list)
+    details: list[_ExpressionDetail] = field(default_factory=list)  # settled when expansion ends
 
     def error(self, source: SourceFile, path: JsonPath, message: str, *, at_value: bool = False) -> None:
         self._add(self.expansion.errors, source, path, message, "error", at_value)
@@ -506,12 +509,8 @@ class _Template:
                 target=p.name,
                 text=f"parameters('{p.name}')",
             )
-            source, path, name = self.source, p.path, p.name
-            p.origin = LazyOrigin(
-                "expression", source, path, name=name,
-                detail=lambda: f"parameter '{name}' (declared at {source.path}:{source.locate(path)[0]}) "
-                               "has no value",
-            )
+            p.origin = LazyOrigin("expression", self.source, p.path, name=p.name,
+                                  detail=_NoValueDetail(p.name, self.source, p.path))
             return
         if s is not None and s.reported:
             return
@@ -704,22 +703,9 @@ class _Template:
                 if isinstance(value, (dict, list)) and not item.copy:
                     sink.mappings[bpath] = Mapped(item.owner.source, item.path, item.origin)
                 return
-        source = self.source
-
-        def detail() -> str:
-            at = f"{source.path}:{source.locate(fpath)[0]}"
-            used: list[str] = []
-            for kind, item in reads:
-                o = item.origin
-                if kind == "parameter":
-                    desc = f"parameter '{item.name}'" + (f" ({where(o)})" if o is not None else "")
-                else:
-                    desc = f"variable '{item.name}'" + (f" (at {o.file}:{o.line})" if o is not None else "")
-                if desc not in used:
-                    used.append(desc)
-            return f"expression at {at}" + (f" using {', '.join(used)}" if used else "")
-
-        sink.origins[bpath] = LazyOrigin("expression", source, fpath, detail=detail)
+        detail = _ExpressionDetail(self.source, fpath, reads)
+        self.state.details.append(detail)
+        sink.origins[bpath] = LazyOrigin("expression", self.source, fpath, detail=detail)
 
     # ------------------------------------------------------------------ run
 
@@ -1222,6 +1208,71 @@ class _Template:
                 self.loops.pop()
             tpl.mappings[(*bpath, j)] = Mapped(self.source, (*cpath, ikey))
         return items
+
+
+# ----------------------------------------------------------------------------- provenance details
+# Details of ``LazyOrigin``s, computed only when a message shows them.  Classes rather than
+# closures because expansions are pickled (``--jobs``).
+
+
+class _NoValueDetail:
+    __slots__ = ("name", "path", "source")
+
+    def __init__(self, name: str, source: SourceFile, path: JsonPath) -> None:
+        self.name = name
+        self.source = source
+        self.path = path
+
+    def __call__(self) -> str:
+        line = self.source.locate(self.path)[0]
+        return f"parameter '{self.name}' (declared at {self.source.path}:{line}) has no value"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_NoValueDetail, (self.name, self.source, self.path))
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A parameter or variable an expression read, as its detail shows it."""
+
+    name: str
+    origin: Origin | None
+
+
+class _ExpressionDetail:
+    """``expression at <file>:<line> using parameter 'p' (...), variable 'v' (...)``.
+
+    ``reads`` holds the expander's parameter and variable objects, whose origins may be
+    settled only after the expression is recorded; once expansion is over, ``settle``
+    keeps just their names and origins, so that results do not keep the expander's
+    state (a reference cycle per file) alive."""
+
+    __slots__ = ("fpath", "reads", "source")
+
+    def __init__(self, source: SourceFile, fpath: JsonPath, reads: Sequence[tuple[str, Any]]) -> None:
+        self.source = source
+        self.fpath = fpath
+        self.reads = reads
+
+    def __call__(self) -> str:
+        at = f"{self.source.path}:{self.source.locate(self.fpath)[0]}"
+        used: list[str] = []
+        for kind, item in self.reads:
+            o = item.origin
+            if kind == "parameter":
+                desc = f"parameter '{item.name}'" + (f" ({where(o)})" if o is not None else "")
+            else:
+                desc = f"variable '{item.name}'" + (f" (at {o.file}:{o.line})" if o is not None else "")
+            if desc not in used:
+                used.append(desc)
+        return f"expression at {at}" + (f" using {', '.join(used)}" if used else "")
+
+    def settle(self) -> None:
+        self.reads = [(kind, _Read(item.name, item.origin)) for kind, item in self.reads]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        reads = [(kind, _Read(item.name, item.origin)) for kind, item in self.reads]
+        return (_ExpressionDetail, (self.source, self.fpath, reads))
 
 
 def _is_property_copy(entries: list[Any]) -> bool:

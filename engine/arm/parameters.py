@@ -74,7 +74,7 @@ class LazyOrigin(Origin):
     Positions come from the source's position index, which is expensive to build
     (ten times the cost of parsing); most expanded values are never reported, so the
     index is built only when a finding or message actually reads a position.
-    Pickles as a plain ``Origin``.
+    Pickles lazily too (see ``__reduce__``).
     """
 
     _source: SourceFile | None
@@ -126,7 +126,22 @@ class LazyOrigin(Origin):
         return self._detail_text
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Origin, (self.kind, self.file, self.line, self.column, self.name, self.detail))
+        # ``--jobs`` workers send expansions back pickled; positions stay lazy so that a
+        # worker never builds a position index no message will read.  The detail
+        # callable must pickle too (the expander's are small classes, not closures).
+        detail = self._detail_fn if self._detail_text is None else None
+        return (_restore_lazy_origin,
+                (self.kind, self._source, self._path, self.name, detail, self._pos, self._detail_text))
+
+
+def _restore_lazy_origin(
+    kind: str, source: SourceFile | None, path: JsonPath, name: str,
+    detail: Callable[[], str] | None, pos: tuple[int, int] | None, detail_text: str | None,
+) -> LazyOrigin:
+    origin = LazyOrigin(kind, source, path, name=name, detail=detail)
+    object.__setattr__(origin, "_pos", pos)
+    object.__setattr__(origin, "_detail_text", detail_text)
+    return origin
 
 
 def where(origin: Origin) -> str:
