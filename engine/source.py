@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import bisect
 import json
+import json.decoder
+import json.scanner
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,14 +193,87 @@ _POS_TOKEN = re.compile(
 
 
 class _Node:
-    """Position of one JSON value: where its key (if any) and its value start."""
+    """Position of one JSON value: where its key (if any) and its value start.
 
-    __slots__ = ("children", "key_offset", "value_offset")
+    ``scanned`` is False while the members of a container have not been looked at yet
+    (the lazy index below fills them in on first use)."""
 
-    def __init__(self, key_offset: int, value_offset: int) -> None:
+    __slots__ = ("children", "key_offset", "scanned", "value_offset")
+
+    def __init__(self, key_offset: int, value_offset: int, scanned: bool = True) -> None:
         self.key_offset = key_offset
         self.value_offset = value_offset
+        self.scanned = scanned
         self.children: dict[str, _Node] | list[_Node] | None = None
+
+
+# The lazy index: a finding needs the positions along a handful of paths, not of every
+# token, so only the containers on those paths are scanned, and the members of each are
+# stepped over by the C parser instead of being tokenised in Python.  Text the strict
+# scanner cannot read (JSONC comments, trailing commas) falls back to ``_build_index``.
+_WS = re.compile(r"[ \t\n\r]*")
+_scan_value = json.scanner.make_scanner(json.JSONDecoder(strict=False))  # type: ignore[arg-type]
+_scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
+
+
+class _NotStrict(Exception):
+    """The text is not strict JSON where the lazy index looked."""
+
+
+def _lazy_root(text: str) -> _Node:
+    start = _WS.match(text).end()  # type: ignore[union-attr]
+    if start >= len(text) or text[start] == "/":
+        raise _NotStrict
+    return _Node(-1, start, scanned=False)
+
+
+def _scan(text: str, node: _Node) -> None:
+    """Fill in the direct members of ``node`` (keys and value offsets, not deeper)."""
+    ws = _WS.match
+    pos = node.value_offset
+    c = text[pos]
+    node.scanned = True
+    try:
+        if c == "{":
+            members: dict[str, _Node] = {}
+            pos = ws(text, pos + 1).end()  # type: ignore[union-attr]
+            if text[pos] != "}":
+                while True:
+                    if text[pos] != '"':
+                        raise _NotStrict
+                    key, end = _scanstring(text, pos + 1, False)
+                    key_offset = pos
+                    pos = ws(text, end).end()  # type: ignore[union-attr]
+                    if text[pos] != ":":
+                        raise _NotStrict
+                    pos = ws(text, pos + 1).end()  # type: ignore[union-attr]
+                    value_offset = pos
+                    _, end = _scan_value(text, pos)
+                    if key not in members:  # the first of duplicate keys, as _build_index
+                        members[key] = _Node(key_offset, value_offset, scanned=False)
+                    pos = ws(text, end).end()  # type: ignore[union-attr]
+                    if text[pos] == "}":
+                        break
+                    if text[pos] != ",":
+                        raise _NotStrict
+                    pos = ws(text, pos + 1).end()  # type: ignore[union-attr]
+            node.children = members
+        elif c == "[":
+            items: list[_Node] = []
+            pos = ws(text, pos + 1).end()  # type: ignore[union-attr]
+            if text[pos] != "]":
+                while True:
+                    items.append(_Node(pos, pos, scanned=False))
+                    _, end = _scan_value(text, pos)
+                    pos = ws(text, end).end()  # type: ignore[union-attr]
+                    if text[pos] == "]":
+                        break
+                    if text[pos] != ",":
+                        raise _NotStrict
+                    pos = ws(text, pos + 1).end()  # type: ignore[union-attr]
+            node.children = items
+    except (IndexError, StopIteration, ValueError):
+        raise _NotStrict from None
 
 
 def _build_index(text: str) -> _Node:
@@ -282,42 +357,46 @@ class SourceFile:
     def resolve(self, path: JsonPath) -> tuple[JsonPath, bool]:
         """The longest existing prefix of ``path`` (keys matched case-insensitively, with
         the file's spelling) and whether the whole path exists."""
-        node = self._root()
-        out: list[str | int] = []
-        for step in path:
-            nxt, real = _child(node, step)
-            if nxt is None:
-                return tuple(out), False
-            node = nxt
-            out.append(real)
-        return tuple(out), True
+        nodes, whole = self._walk(path)
+        return tuple(real for _, real in nodes[1:]), whole
 
     def locate(self, path: JsonPath) -> tuple[int, int]:
         """Line and column of ``path``: the key of an object member, the start of an
         array element, or the nearest existing ancestor when the path is absent."""
-        node = self._root()
-        for step in path:
-            nxt, _ = _child(node, step)
-            if nxt is None:
-                break
-            node = nxt
+        node = self._walk(path)[0][-1][0]
         off = node.key_offset if node.key_offset >= 0 else node.value_offset
         return self.line_col(off)
 
     def locate_value(self, path: JsonPath) -> tuple[int, int]:
         """Line and column where the value at ``path`` (or nearest ancestor) starts."""
-        node = self._root()
-        for step in path:
-            nxt, _ = _child(node, step)
-            if nxt is None:
-                break
-            node = nxt
-        return self.line_col(node.value_offset)
+        return self.line_col(self._walk(path)[0][-1][0].value_offset)
 
     def _root(self) -> _Node:
         if self._index is None:
-            self._index = _build_index(self.text)
+            try:
+                self._index = _lazy_root(self.text)
+            except _NotStrict:
+                self._index = _build_index(self.text)
         return self._index
+
+    def _walk(self, path: JsonPath) -> tuple[list[tuple[_Node, str | int]], bool]:
+        """The nodes along ``path`` (with the file's spelling of each step) as far as it
+        exists, and whether it exists whole."""
+        while True:
+            node = self._root()
+            out: list[tuple[_Node, str | int]] = [(node, "")]
+            try:
+                for step in path:
+                    if not node.scanned:
+                        _scan(self.text, node)
+                    nxt, real = _child(node, step)
+                    if nxt is None:
+                        return out, False
+                    node = nxt
+                    out.append((node, real))
+                return out, True
+            except _NotStrict:
+                self._index = _build_index(self.text)
 
 
 def _child(node: _Node, step: str | int) -> tuple[_Node | None, str | int]:

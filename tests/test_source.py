@@ -124,3 +124,30 @@ def test_positions_skip_comments() -> None:
 def test_positions_in_crlf_files() -> None:
     src = SourceFile("t.json", '{\r\n  "a": {\r\n    "b": 1\r\n  }\r\n}')
     assert src.locate(("a", "b")) == (3, 5)
+
+
+def test_positions_after_a_block_comment_between_members() -> None:
+    src = SourceFile("t.json", '{\n  "a": [1, /* {"b": 2} */ 3],\n  "b": 4\n}')
+    assert src.locate(("a", 1)) == (2, 27)
+    assert src.locate(("b",)) == (3, 3)
+
+
+def test_positions_with_trailing_commas() -> None:
+    src = SourceFile("t.json", '{\n  "a": [1, 2,],\n  "b": {"c": 3,},\n}')
+    assert src.locate(("b", "c")) == (3, 9)
+    assert src.resolve(("a", 2)) == (("a",), False)
+
+
+def test_positions_skip_brackets_and_escaped_quotes_inside_strings() -> None:
+    src = SourceFile("t.json", '{"x": "[concat(\'}\', \\"]\\")]", "y": {"z": 1}}')
+    assert src.locate(("y", "z")) == (1, 37)
+
+
+def test_positions_of_the_first_of_duplicate_keys() -> None:
+    src = SourceFile("t.json", '{"a": 1,\n "a": 2}')
+    assert src.locate(("a",)) == (1, 2)
+
+
+def test_positions_under_a_leading_comment() -> None:
+    src = SourceFile("t.json", '// exported\n{"a": {"b": true}}')
+    assert src.locate(("a", "b")) == (2, 8)
