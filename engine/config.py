@@ -11,24 +11,31 @@ from __future__ import annotations
 import datetime
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import yaml
 
-from engine.yamlschema import YamlSyntaxError, load_yaml, mark_of, validate
+from engine.yamlschema import YamlSyntaxError, load_yaml, mark_of, validate_all
 
 CONFIG_NAMES = (".iotguard.yaml", ".iotguard.yml")
 
 
 class ConfigError(Exception):
-    def __init__(self, path: str, line: int, column: int, message: str) -> None:
-        super().__init__(f"{path}:{line}:{column}: error: {message}")
+    """A configuration that cannot be used; ``more`` holds further (line, column,
+    message) problems of the same file, all reported together."""
+
+    def __init__(self, path: str, line: int, column: int, message: str,
+                 more: Sequence[tuple[int, int, str]] = ()) -> None:
+        lines = [f"{path}:{ln}:{col}: error: {msg}" for ln, col, msg in ((line, column, message), *more)]
+        super().__init__("\n".join(lines))
         self.path = path
         self.line = line
         self.column = column
         self.message = message
+        self.more = list(more)
 
 
 @dataclass(frozen=True)
@@ -116,12 +123,17 @@ def _build(shown: str, base_dir: str, raw: dict[str, Any], node: yaml.Node | Non
            locate: Any) -> Config:
     data = _plain(raw)
     schema = json.loads((resources.files("engine") / "schemas" / "config.schema.json").read_text("utf-8"))
-    problem = validate(node, data, schema, "configuration")
-    if problem is not None:
-        line, col = (problem.line, problem.column) if node is not None else (1, 1)
+    problems = validate_all(node, data, schema, "configuration")
+    if problems:
+        first = problems[0]
         if node is None:
+            # No marks (``pyproject.toml``): the first problem, at its table.
             line, col = locate(_first_error_path(data, schema))
-        raise ConfigError(shown, line, col, problem.message)
+            raise ConfigError(shown, line, col, first.message)
+        problems.sort(key=lambda p: (p.line, p.column))
+        first = problems[0]
+        raise ConfigError(shown, first.line, first.column, first.message,
+                          [(p.line, p.column, p.message) for p in problems[1:]])
 
     def listed(value: Any) -> list[str]:
         if value is None:

@@ -76,7 +76,22 @@ def _child(node: yaml.Node, step: Any) -> yaml.Node | None:
     return None
 
 
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+               (list, "array"), (dict, "mapping"), (type(None), "null"))
+
+
+def _json_type(value: Any) -> str:
+    return next((name for t, name in _JSON_TYPES if isinstance(value, t)), type(value).__name__)
+
+
 def short_message(err: Any) -> str:
+    if err.validator in ("anyOf", "oneOf"):
+        # "5 is not valid under any of the given schemas" names no remedy; the
+        # alternatives' types usually do.
+        kinds = [sub.get("type") for sub in err.validator_value if isinstance(sub, dict)]
+        if kinds and all(isinstance(k, str) for k in kinds) and not isinstance(err.instance, dict):
+            names = ["mapping" if k == "object" else str(k) for k in kinds]
+            return f"expected {' or '.join(dict.fromkeys(names))}, got {_json_type(err.instance)}"
     if err.validator == "enum":
         return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
     if err.validator == "required":
@@ -92,13 +107,28 @@ def short_message(err: Any) -> str:
 
 def validate(node: yaml.Node | None, data: Any, schema: Any, what: str = "document") -> SchemaProblem | None:
     """The first schema violation of ``data`` (composed as ``node``), located, or None."""
+    found = validate_all(node, data, schema, what)
+    return found[0] if found else None
+
+
+def validate_all(
+    node: yaml.Node | None, data: Any, schema: Any, what: str = "document",
+) -> list[SchemaProblem]:
+    """Every schema violation of ``data``, located, one per place and message, in
+    document-path order: a user fixing a configuration should see all of them at once."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
-    if not errors:
-        return None
-    err = errors[0]
+    out: list[SchemaProblem] = []
+    for err in errors:
+        problem = _problem(node, err, what)
+        if problem not in out:
+            out.append(problem)
+    return out
+
+
+def _problem(node: yaml.Node | None, err: Any, what: str) -> SchemaProblem:
     path = list(err.absolute_path)
     if node is None:
         return SchemaProblem(1, 1, short_message(err))

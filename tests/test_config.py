@@ -39,6 +39,22 @@ def test_misspelt_key_is_located_with_a_hint(write: Any, tmp_path: Path) -> None
     assert "did you mean 'fail-on'" in exc.value.message
 
 
+def test_every_mistake_is_reported_at_once_in_file_order(write: Any, tmp_path: Path) -> None:
+    write(".iotguard.yaml", "fail-on: hgh\nselct: [HUB]\nignore: 5\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(tmp_path))
+    lines = str(exc.value).splitlines()
+    assert [line.split(": error:")[0].rsplit(":", 2)[1:] for line in lines] == [
+        ["1", "10"], ["2", "1"], ["3", "9"]]
+
+
+def test_wrong_type_names_the_accepted_types(write: Any, tmp_path: Path) -> None:
+    write(".iotguard.yaml", "ignore: 5\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(tmp_path))
+    assert exc.value.message == "ignore: expected string or array, got integer"
+
+
 def test_suppression_without_reason_is_rejected_at_its_line(write: Any, tmp_path: Path) -> None:
     write(".iotguard.yaml", "suppressions:\n  - rule: HUB001\n    path: legacy/**\n")
     with pytest.raises(ConfigError) as exc:
