@@ -8,6 +8,7 @@ Imports are lazy: a pre-commit run pays only for what it uses.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -107,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from engine.rulepack import RuleError
 
+    # A lone surrogate escape (``"\\ud800"``) is valid JSON but cannot be encoded; reports
+    # show it escaped rather than dying on it.
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
         if args.command in ("check", "baseline"):
             return _check(args)
@@ -126,12 +131,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except _OutputError as exc:
+        sys.stderr.write(f"iotguard: error: {exc}\n")
+        return 2
+    except Exception as exc:  # exit 1 means "findings": a crash must never look like it
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.write(f"iotguard: internal error ({type(exc).__name__}: {exc}); "
+                         "please report it with the input that caused it\n")
+        return 2
     parser.error(f"unknown command {args.command}")
     return 2
 
 
 class _Usage(Exception):
     pass
+
+
+class _OutputError(Exception):
+    """A report file that cannot be written (a directory, no permission, disk full)."""
+
+
+def _write_report(path: str, text: str, shown: str) -> None:
+    from engine.report.files import write_atomic
+
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise _OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None
 
 
 def _load_pack(extra: Sequence[str], cwd: str) -> Any:
@@ -206,14 +234,12 @@ def _check(args: argparse.Namespace) -> int:
     )
     main_text = _render(args.format, result, cwd, color=color, quiet=args.quiet,
                         verbose=args.verbose, show_suppressed=args.show_suppressed)
-    from engine.report.files import write_atomic
-
     for fmt, target in (("sarif", args.sarif_file), ("junit", args.junit_file),
                         ("json", args.json_file)):
         if target:
-            write_atomic(os.path.join(cwd, target), _render(fmt, result, cwd))
+            _write_report(os.path.join(cwd, target), _render(fmt, result, cwd), target)
     if args.output:
-        write_atomic(os.path.join(cwd, args.output), main_text)
+        _write_report(os.path.join(cwd, args.output), main_text, args.output)
     else:
         sys.stdout.write(main_text)
     return result.exit_code()

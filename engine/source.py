@@ -129,12 +129,54 @@ def parse_json(text: str) -> Any:
 
 def _loads(text: str) -> Any:
     try:
-        return json.loads(text, strict=False)
+        value = json.loads(text, strict=False)
+        if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+            _refuse_lone_surrogates(text, value)
+        return value
     except RecursionError:
         line, column = _deep_position(text)
         raise SourceError(
             f"JSON nesting deeper than {MAX_DEPTH} levels", line, column
         ) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        # Python refuses integers of more than 4,300 digits (a denial-of-service guard).
+        m = _LONG_NUMBER.search(text)
+        line, column = _line_col(text, m.start()) if m else (1, 1)
+        raise SourceError("number with more than 4,300 digits; too long to read", line, column) from None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<![0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _refuse_lone_surrogates(text: str, value: Any) -> None:
+    """A lone UTF-16 surrogate escape (``"\\ud800"``) parses, but is no character: no
+    report could be written with it, and Azure would not accept it either."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+            stack.extend(v.keys())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                m = _LONE_SURROGATE.search(text)
+                line, column = _line_col(text, m.start()) if m else (1, 1)
+                raise SourceError(
+                    "string holds a lone UTF-16 surrogate escape, which is not a character; "
+                    "expected a pair (\\uD800-\\uDBFF then \\uDC00-\\uDFFF)", line, column
+                ) from None
+
+
+_LONG_NUMBER = re.compile(r"-?\d{4000,}")
 
 
 def _describe_json_error(exc: json.JSONDecodeError, text: str) -> str:

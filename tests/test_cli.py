@@ -204,3 +204,10 @@ def test_python_dash_m_engine_runs(tmp_path: Path) -> None:
                           cwd=tmp_path, env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent),
                                              "PATH": "/usr/bin:/bin", "IOTGUARD_NO_CACHE": "1"})
     assert proc.returncode == 0 and "HUB001" in proc.stdout
+
+
+def test_unwritable_output_is_a_clear_error_with_exit_2(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    write("hub.json", bad_hub())
+    (tmp_path / "out").mkdir()
+    code, _, err = iotguard("check", "hub.json", "--output", "out")
+    assert code == 2 and "cannot write out" in err and "Traceback" not in err

@@ -151,3 +151,21 @@ def test_positions_of_the_first_of_duplicate_keys() -> None:
 def test_positions_under_a_leading_comment() -> None:
     src = SourceFile("t.json", '// exported\n{"a": {"b": true}}')
     assert src.locate(("a", "b")) == (2, 8)
+
+
+def test_number_too_long_for_python_is_a_located_error() -> None:
+    with pytest.raises(SourceError) as exc:
+        parse_json('{\n  "a": ' + "9" * 5000 + "}")
+    assert (exc.value.line, exc.value.column) == (2, 8)
+    assert "4,300 digits" in exc.value.message
+
+
+def test_lone_surrogate_escape_is_a_located_error() -> None:
+    with pytest.raises(SourceError) as exc:
+        parse_json('{"name": "hub\\ud800"}')
+    assert (exc.value.line, exc.value.column) == (1, 14)
+    assert "surrogate" in exc.value.message
+
+
+def test_surrogate_pair_is_one_character() -> None:
+    assert parse_json('{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
