@@ -132,8 +132,8 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
         if isinstance(a, Unknown):
             consult(a)
             return False
-        if a is None:
-            return False
+        if isinstance(a, bool) or not isinstance(a, (str, int, float)):
+            return False  # absent, or a list/object where a version belongs: not a version
         va = _version_tuple(str(a))
         vm = _version_tuple(minimum)
         return va is not None and vm is not None and va >= vm
