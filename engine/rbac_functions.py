@@ -23,6 +23,14 @@ _CONTROL_PLANE_ROLES = {
     "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
     "17d1049b-9a84-46fb-8f53-869881c3d3ab": "Storage Account Contributor",
 }
+# The data roles RBAC003 recommends.  Storage Blob Data Contributor's actions include
+# ``blobServices/containers/write``, a write on the provider, yet it is the role the
+# catalog asks for: the recommended roles are never control-plane findings.
+_EGRESS_DATA_ROLES = {
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "2b629674-e913-4c01-ae53-ef4638d8f975": "Azure Event Hubs Data Sender",
+    "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39": "Azure Service Bus Data Sender",
+}
 _HUB_LISTKEYS = (
     "Microsoft.Devices/iotHubs/listkeys/action",
     "Microsoft.Devices/iotHubs/iotHubKeys/listkeys/action",
@@ -284,6 +292,8 @@ class RbacFunctions:
         elif undecided:
             for u in undecided:
                 consult(u)
+            return False
+        if a.role_guid in _EGRESS_DATA_ROLES:
             return False
         if a.role is None:
             if a.role_guid in _CONTROL_PLANE_ROLES:
