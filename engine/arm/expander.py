@@ -570,10 +570,15 @@ class _Template:
                 if isinstance(v, list) and k.lower() == "copy" and _is_property_copy(v):
                     copies = (k, v)
                     continue
-                value = self._walk(v, (*fpath, k), (*bpath, k), sink, drop_null=drop_null)
+                # ARM evaluates property names too: ``userAssignedIdentities`` is keyed
+                # by ``[resourceId(...)]`` in nearly every template that attaches one.
+                key = self._key(k, (*fpath, k)) if k.startswith("[") else k
+                value = self._walk(v, (*fpath, k), (*bpath, key), sink, drop_null=drop_null)
                 if value is None and drop_null:
                     continue
-                out[k] = value
+                out[key] = value
+                if key != k and sink is not None:
+                    sink.mappings[(*bpath, key)] = Mapped(self.source, (*fpath, k))
             if copies is not None:
                 key, entries = copies
                 for i, entry in enumerate(entries):
@@ -589,6 +594,33 @@ class _Template:
             return [self._walk(v, (*fpath, i), (*bpath, i), sink, drop_null=drop_null)
                     for i, v in enumerate(node)]
         return node
+
+    def _key(self, text: str, fpath: JsonPath) -> str:
+        """A property name as ARM deploys it: an expression evaluated to its string,
+        ``[[`` unescaped.  A name that is not known before deployment keeps its text."""
+        if not is_expression(text):
+            return unescape(text)
+        self.reads.append([])
+        try:
+            value = evaluate(text, self)
+        except _Abort:
+            raise
+        except LimitError as exc:
+            if self.state.exhausted:
+                raise _Abort from None
+            self._fail(text, fpath, exc.message, exc.offset, "limit")
+            return text
+        except ExpressionError as exc:
+            self._fail(text, fpath, exc.message, exc.offset, "error")
+            return text
+        except RecursionError:
+            self._fail(text, fpath, "the expression nests too deeply", 0, "limit")
+            return text
+        finally:
+            self.reads.pop()
+        if isinstance(value, Unknown) or not isinstance(value, str):
+            return text
+        return value
 
     def _copy_array(
         self, entry: Mapping[str, Any], epath: JsonPath, bpath: JsonPath | None, sink: _Sink | None,
