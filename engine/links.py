@@ -19,6 +19,8 @@ _HUB_ID = re.compile(r"providers/microsoft\.devices/iothubs/([^/\s;'\"{}]+)", re
 _HUB_HOST = re.compile(r"hostname=([a-z0-9-]+)\.azure-devices\.net", re.I)
 _POLICY = re.compile(r"sharedaccesskeyname=([^;\s'\"{}]+)", re.I)
 _KEYS_CHILD = re.compile(r"microsoft\.devices/iothubs/iothubkeys/([^/\s;'\"{}]+)/([^/\s;'\"{}]+)", re.I)
+# The same child as a resolved resource ID: ``.../Microsoft.Devices/IotHubs/<hub>/IotHubKeys/<policy>``.
+_KEYS_ID = re.compile(r"microsoft\.devices/iothubs/([^/\s;'\"{}]+)/iothubkeys/([^/\s;'\"{}]+)", re.I)
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -52,6 +54,7 @@ def policy_names(value: Any) -> set[str]:
     for text in _texts(value):
         out.update(m.group(1).lower() for m in _POLICY.finditer(text))
         out.update(m.group(2).lower() for m in _KEYS_CHILD.finditer(text))
+        out.update(m.group(2).lower() for m in _KEYS_ID.finditer(text))
     return out
 
 
