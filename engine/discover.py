@@ -75,7 +75,8 @@ def discover(paths: Sequence[str], excludes: Sequence[str], cwd: str) -> Discove
                 add(abspath)
             continue
         if not os.path.isdir(abspath):
-            out.problems.append(Problem(given, 0, 0, "no such file or directory"))
+            what = "not a regular file" if os.path.exists(abspath) else "no such file or directory"
+            out.problems.append(Problem(given, 0, 0, what))
             continue
         for root, dirs, files in os.walk(abspath):
             dirs[:] = sorted(
@@ -86,6 +87,9 @@ def discover(paths: Sequence[str], excludes: Sequence[str], cwd: str) -> Discove
                 if not name.lower().endswith(EXTENSIONS):
                     continue
                 full = os.path.join(root, name)
+                # A FIFO or device named *.json would block the read forever.
+                if not os.path.isfile(full):
+                    continue
                 if not excluded(display_path(full, cwd)):
                     add(full)
     out.files.sort(key=lambda f: f[1])

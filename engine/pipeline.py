@@ -77,7 +77,12 @@ def select_rules(
 def load_rule_pack(extra_dirs: Sequence[str], cwd: str, bundled: bool = True) -> list[Rule]:
     dirs = [bundled_rules_dir()] if bundled else []
     dirs.extend(Path(os.path.join(cwd, d)) for d in extra_dirs)
-    return load_rules(dirs)
+    # The same directory named twice (in the configuration and with --rules) is loaded
+    # once, not reported as every one of its rules being a duplicate of itself.
+    unique: dict[str, Path] = {}
+    for d in dirs:
+        unique.setdefault(os.path.realpath(d), d)
+    return load_rules(list(unique.values()))
 
 
 # ----------------------------------------------------------------------------- run

@@ -172,8 +172,7 @@ def test_select_and_ignore_by_id_tag_and_prefix(write: Any, iotguard: Any) -> No
     assert ids(iotguard("check", "-f", "json", "--select", "HUB")[1]) <= {f"HUB{n:03d}" for n in range(1, 12)}
 
 
-def test_extra_rule_directory(write: Any, iotguard: Any) -> None:
-    write("myrules/CUS001.yaml", """\
+CUS001 = """\
 id: CUS001
 title: Hubs must be tagged with an owner
 severity: low
@@ -184,10 +183,22 @@ remediation: "add tags"
 references: [https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources]
 message: "{resource} has no owner tag"
 condition: "!present(tags.owner)"
-""")
+"""
+
+
+def test_extra_rule_directory(write: Any, iotguard: Any) -> None:
+    write("myrules/CUS001.yaml", CUS001)
     write("hub.json", good_hub())
     code, out, _ = iotguard("check", "--rules", "myrules", "--fail-on", "low", "hub.json")
     assert code == 1 and "CUS001" in out
+
+
+def test_same_rule_directory_named_twice_is_loaded_once(write: Any, iotguard: Any) -> None:
+    write("myrules/CUS001.yaml", CUS001)
+    write("hub.json", good_hub())
+    code, out, err = iotguard("check", "--rules", "myrules", "--rules", "./myrules/",
+                              "--fail-on", "low", "hub.json")
+    assert code == 1 and "CUS001" in out and "duplicate" not in err
 
 
 def test_invalid_extra_rule_is_a_located_error(write: Any, iotguard: Any) -> None:
@@ -211,3 +222,12 @@ def test_unwritable_output_is_a_clear_error_with_exit_2(write: Any, iotguard: An
     (tmp_path / "out").mkdir()
     code, _, err = iotguard("check", "hub.json", "--output", "out")
     assert code == 2 and "cannot write out" in err and "Traceback" not in err
+
+
+def test_a_fifo_named_json_is_skipped_not_read(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    import os
+
+    write("hub.json", bad_hub())
+    os.mkfifo(tmp_path / "pipe.json")
+    code, out, _ = iotguard("check", ".")
+    assert code == 1 and "hub.json" in out
