@@ -333,11 +333,18 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
         if isinstance(value, Unknown):
             # A plain string parameter without a value in a key position is unresolved; a
             # parameter that only names the account next to a listKeys() key is not.
+            # Secure parameters without a value are exempt like secure ones with one.
+            body = self.state.resource
+
+            def plain(name: str | None) -> bool:
+                return _param_type(body, str(name or "")) not in _SECURE_TYPES
+
             if key_name is not None and key_name.lower() in _KEY_PROPERTIES:
-                from_parameter = any(c.kind == "parameter" for c in value.causes) and not any(
-                    c.kind == "list" for c in value.causes)
+                from_parameter = any(c.kind == "parameter" and plain(c.target) for c in value.causes) \
+                    and not any(c.kind == "list" for c in value.causes)
             else:
-                from_parameter = any(fn.lower() == "parameters" for fn in _KEY_SOURCE.findall(value.text))
+                from_parameter = any(fn.lower() == "parameters" and plain(name)
+                                     for fn, name in _KEY_SOURCE.findall(value.text))
             if from_parameter:
                 consult(value)
             return False
@@ -393,7 +400,7 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
 # XXXXXXXXXXXXXXXXXXXXXXXX or <key> do not.
 _KEY_IN_TEXT = re.compile(r"(SharedAccessKey|AccountKey)=([A-Za-z0-9+/]{20,}={0,2})", re.I)
 # What produces the key part of an unknown connection string: ``AccountKey={listKeys(``.
-_KEY_SOURCE = re.compile(r"(?:SharedAccessKey|AccountKey)=\{(\w+)\(", re.I)
+_KEY_SOURCE = re.compile(r"(?:SharedAccessKey|AccountKey)=\{(\w+)\('?([^')]*)", re.I)
 _KEY_SHAPED = re.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
 _KEY_PROPERTIES = frozenset({"primarykey", "secondarykey"})
 _SECRET_TARGET = re.compile(
