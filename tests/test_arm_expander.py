@@ -365,6 +365,28 @@ def test_reference_to_a_symbolic_name_targets_that_resource_id() -> None:
     assert "full" in cause.detail
 
 
+def test_list_keys_of_a_symbolic_name_targets_that_resource_id() -> None:
+    dps = {
+        "type": "Microsoft.Devices/provisioningServices",
+        "apiVersion": "2022-12-12",
+        "name": "dps",
+        "properties": {"iotHubs": [{"connectionString": "[listKeys('hub', '2023-06-30').value[0].primaryKey]"}]},
+    }
+    exp = run(symbolic({"dps": dps, "hub": hub()}))
+    key = only(exp, "provisioningServices").body["properties"]["iotHubs"][0]["connectionString"]
+    assert isinstance(key, Unknown)
+    assert [(c.kind, c.target) for c in key.causes] == [("list", HUB_ID)]
+
+
+def test_property_names_that_are_expressions_are_evaluated() -> None:
+    body = hub()
+    body["identity"] = {"type": "UserAssigned", "userAssignedIdentities": {
+        "[resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', 'id1')]": {}}}
+    exp = run(template(body))
+    keys = list(only(exp, "IotHubs").body["identity"]["userAssignedIdentities"])
+    assert len(keys) == 1 and keys[0].endswith("/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1")
+
+
 def test_reference_by_plain_name_resolves_to_the_single_resource_of_that_name() -> None:
     ra = {
         "type": "Microsoft.Authorization/roleAssignments",

@@ -982,6 +982,15 @@ class _Template:
                 return str(found[0].id) if len(found) == 1 else None
         return None
 
+    def list_target(self, target: Any) -> Any:
+        """What ``listKeys()``/``list*()`` is called on: a resource ID, or (languageVersion
+        2.0) a symbolic name, which names the resource's ID."""
+        if isinstance(target, str) and not isinstance(target, Unknown) and not target.startswith("/"):
+            hit = self._symbolic_id(target)
+            if hit is not None:
+                return hit
+        return target
+
     def _reference_target(self, target: Any) -> str:
         if isinstance(target, Unknown):
             return piece(target)

@@ -453,6 +453,8 @@ class EvalContext(Protocol):
 
     def reference(self, target: Any, api_version: Any, full: bool, function: str) -> Any: ...
 
+    def list_target(self, target: Any) -> Any: ...
+
     def user_function(self, namespace: str, name: str) -> tuple[list[str], Any] | None: ...
 
     def charge(self, units: int) -> None: ...
@@ -805,6 +807,9 @@ class SimpleContext:
         if name.lower() in self.invalid_scopes:
             raise ExpressionError(f"{name}() is not available at this deployment scope")
         return CIDict(scope.scope_value(name))
+
+    def list_target(self, target: Any) -> Any:
+        return target
 
     def reference(self, target: Any, api_version: Any, full: bool, function: str) -> Any:
         shown = target.text if isinstance(target, Unknown) else str(target)

@@ -1766,7 +1766,7 @@ _LIST_NAMES = {
 def _list_impl(ev: Evaluator, args: list[Any], node: Call) -> Any:
     function = _LIST_NAMES.get(node.short, node.name.rpartition(".")[2])
     _in_udf(ev, function)
-    target, api = args[0], args[1]
+    target, api = _ctx_call(node, ev.ctx.list_target, args[0]), args[1]
     shown = target.text if isinstance(target, Unknown) else _scalar_text(function, target)
     text = f"{function}({_show(target)}, {_show(api)})"
     cause = UnknownCause(
