@@ -26,12 +26,41 @@ def load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     """The composed node tree (for positions) and the plain data of a YAML text."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.compose(text, Loader=loader), yaml.load(text, Loader=loader)
+        node = yaml.compose(text, Loader=loader)
+        try:
+            return node, yaml.load(text, Loader=loader)
+        except ValueError as exc:
+            # A date-shaped scalar that is no date (``expires: 2025-13-45``): PyYAML
+            # refuses it while constructing, after the syntax was accepted.
+            bad = _first_bad_timestamp(node)
+            line, col = (bad.start_mark.line + 1, bad.start_mark.column + 1) if bad else (1, 1)
+            shown = f" '{bad.value}'" if bad else ""
+            raise YamlSyntaxError(line, col, f"invalid date{shown} ({exc}); expected YYYY-MM-DD") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         col = mark.column + 1 if mark is not None else 1
         raise YamlSyntaxError(line, col, getattr(exc, "problem", None) or str(exc)) from None
+
+
+def _first_bad_timestamp(node: yaml.Node | None) -> yaml.ScalarNode | None:
+    import datetime
+
+    stack = [node] if node is not None else []
+    while stack:
+        n = stack.pop(0)
+        if isinstance(n, yaml.ScalarNode):
+            if n.tag == "tag:yaml.org,2002:timestamp":
+                try:
+                    datetime.date.fromisoformat(str(n.value)[:10])
+                except ValueError:
+                    return n
+        elif isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                stack.extend((k, v))
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    return None
 
 
 @dataclass(frozen=True)

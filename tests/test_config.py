@@ -124,3 +124,10 @@ def test_parameter_mapping_applies_to_matching_templates(write: Any, iotguard: A
     write(".iotguard.yaml", "parameters:\n  'infra/*.json': env/prod.json\nexclude: [env]\n")
     _, out, _ = iotguard("check", "--format", "json")
     assert "HUB001" in {f["rule_id"] for f in json.loads(out)["findings"]}
+
+
+def test_impossible_expiry_date_is_a_located_error(write: Any, tmp_path: Path) -> None:
+    write(".iotguard.yaml", "suppressions:\n  - rule: HUB005\n    path: '**'\n    reason: r\n    expires: 2025-13-45\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(tmp_path))
+    assert (exc.value.line, exc.value.column) == (5, 14) and "invalid date" in exc.value.message

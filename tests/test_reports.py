@@ -165,3 +165,17 @@ def test_cli_writes_text_and_sarif_in_one_run(write: Any, iotguard: Any, tmp_pat
     doc = json.loads((tmp_path / "r" / "out.sarif").read_text())
     assert any(r["ruleId"] == "HUB001" for r in doc["runs"][0]["results"])
     assert ET.parse(tmp_path / "r" / "out.xml").getroot().get("failures") != "0"
+
+
+def test_atomic_write_leaves_a_readable_file(tmp_path: Any) -> None:
+    import os
+
+    from engine.report.files import write_atomic
+
+    target = tmp_path / "out.sarif"
+    old = os.umask(0o022)
+    try:
+        write_atomic(str(target), "{}")
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644
