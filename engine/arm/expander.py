@@ -597,27 +597,13 @@ class _Template:
 
     def _key(self, text: str, fpath: JsonPath) -> str:
         """A property name as ARM deploys it: an expression evaluated to its string,
-        ``[[`` unescaped.  A name that is not known before deployment keeps its text."""
+        ``[[`` unescaped.  A name that is not known before deployment (or whose
+        expression fails, reported as usual) keeps its text."""
         if not is_expression(text):
             return unescape(text)
-        self.reads.append([])
-        try:
-            value = evaluate(text, self)
-        except _Abort:
-            raise
-        except LimitError as exc:
-            if self.state.exhausted:
-                raise _Abort from None
-            self._fail(text, fpath, exc.message, exc.offset, "limit")
-            return text
-        except ExpressionError as exc:
-            self._fail(text, fpath, exc.message, exc.offset, "error")
-            return text
-        except RecursionError:
-            self._fail(text, fpath, "the expression nests too deeply", 0, "limit")
-            return text
-        finally:
-            self.reads.pop()
+        value = self._evaluate(text, fpath, [])
+        if self.state.exhausted:
+            raise _Abort
         if isinstance(value, Unknown) or not isinstance(value, str):
             return text
         return value
@@ -671,23 +657,7 @@ class _Template:
 
     def _expr(self, text: str, fpath: JsonPath, bpath: JsonPath, sink: _Sink | None) -> Any:
         reads: list[tuple[str, Any]] = []
-        self.reads.append(reads)
-        try:
-            value = evaluate(text, self)
-        except _Abort:
-            raise
-        except LimitError as exc:
-            if self.state.exhausted:
-                raise _Abort from None
-            value = self._fail(text, fpath, exc.message, exc.offset, "limit")
-        except ExpressionError as exc:
-            value = self._fail(text, fpath, exc.message, exc.offset, "error")
-        except RecursionError:
-            value = self._fail(text, fpath, "the expression nests too deeply", 0, "limit")
-        except Exception as exc:  # the evaluator must never take a whole run down
-            value = self._fail(text, fpath, f"cannot evaluate ({type(exc).__name__}: {exc})", 0, "error")
-        finally:
-            self.reads.pop()
+        value = self._evaluate(text, fpath, reads)
         if self.state.exhausted:
             raise _Abort
         if isinstance(value, (dict, list)):
@@ -698,6 +668,27 @@ class _Template:
         if sink is not None:
             self._record(text, fpath, bpath, sink, reads, value)
         return value
+
+    def _evaluate(self, text: str, fpath: JsonPath, reads: list[tuple[str, Any]]) -> Any:
+        """Evaluate one expression; a failure is reported at ``fpath`` and becomes an
+        unknown (running out of work aborts the whole expansion)."""
+        self.reads.append(reads)
+        try:
+            return evaluate(text, self)
+        except _Abort:
+            raise
+        except LimitError as exc:
+            if self.state.exhausted:
+                raise _Abort from None
+            return self._fail(text, fpath, exc.message, exc.offset, "limit")
+        except ExpressionError as exc:
+            return self._fail(text, fpath, exc.message, exc.offset, "error")
+        except RecursionError:
+            return self._fail(text, fpath, "the expression nests too deeply", 0, "limit")
+        except Exception as exc:  # the evaluator must never take a whole run down
+            return self._fail(text, fpath, f"cannot evaluate ({type(exc).__name__}: {exc})", 0, "error")
+        finally:
+            self.reads.pop()
 
     def _own(self, value: Any) -> Any:
         """A private ``CIDict`` copy of an evaluated value, paid for node by node: values
