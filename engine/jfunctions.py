@@ -397,7 +397,7 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
 
 # A key-shaped value: at least 20 base64 characters.  Random key material always mixes
 # upper case, lower case and digits (or + and /); placeholders such as SHAREDACCESSKEY,
-# XXXXXXXXXXXXXXXXXXXXXXXX or <key> do not.
+# a run of one repeated letter, or <key> do not.
 _KEY_IN_TEXT = re.compile(r"(SharedAccessKey|AccountKey)=([A-Za-z0-9+/]{20,}={0,2})", re.I)
 # What produces the key part of an unknown connection string: ``AccountKey={listKeys(``.
 _KEY_SOURCE = re.compile(r"(?:SharedAccessKey|AccountKey)=\{(\w+)\('?([^')]*)", re.I)

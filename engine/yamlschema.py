@@ -105,14 +105,6 @@ def _child(node: yaml.Node, step: Any) -> yaml.Node | None:
     return None
 
 
-_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
-               (list, "array"), (dict, "mapping"), (type(None), "null"))
-
-
-def _json_type(value: Any) -> str:
-    return next((name for t, name in _JSON_TYPES if isinstance(value, t)), type(value).__name__)
-
-
 def short_message(err: Any) -> str:
     if err.validator in ("anyOf", "oneOf"):
         # "5 is not valid under any of the given schemas" names no remedy; the
@@ -120,7 +112,12 @@ def short_message(err: Any) -> str:
         kinds = [sub.get("type") for sub in err.validator_value if isinstance(sub, dict)]
         if kinds and all(isinstance(k, str) for k in kinds) and not isinstance(err.instance, dict):
             names = ["mapping" if k == "object" else str(k) for k in kinds]
-            return f"expected {' or '.join(dict.fromkeys(names))}, got {_json_type(err.instance)}"
+            import jsonschema
+
+            checker = jsonschema.Draft202012Validator.TYPE_CHECKER  # the schema's own type names
+            got = next((t for t in ("boolean", "integer", "number", "string", "array", "null")
+                        if checker.is_type(err.instance, t)), type(err.instance).__name__)
+            return f"expected {' or '.join(dict.fromkeys(names))}, got {got}"
     if err.validator == "enum":
         return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
     if err.validator == "required":
