@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from engine import resource_ids
 from engine.arm import scope as placeholder
 from engine.model import Resource
 from engine.rbac import RoleDefinition, guid_of, role_body
@@ -96,31 +97,15 @@ def parse_scope(scope: str) -> ParsedScope:
     return ParsedScope("resource", "/".join(types), tuple(rest[2::2]))
 
 
-def _norm(scope: str) -> str:
-    text = scope.text if isinstance(scope, Unknown) else str(scope)
-    text = text.strip().lower()
-    return text if text == "/" else text.rstrip("/")
-
-
 def scope_contains(outer_scope: str, inner_id: str) -> bool:
-    """Whether an assignment at ``outer_scope`` reaches ``inner_id`` (case-insensitive
-    resource-ID containment: subscription > resource group > resource > child or
-    extension).  The tenant root holds everything.  The management-group tree is not in
-    any template, so a management group is taken to hold every subscription
-    (conservative for "a broader grant exists" checks)."""
+    """Whether an assignment at ``outer_scope`` reaches ``inner_id``: resource-ID
+    containment by type + name, placeholder subscription and resource group standing for
+    any (``engine.resource_ids.contains``)."""
+    # [I] inheritance runs management group > subscription > resource group > resource
+    # (facts §4.2).
     if not isinstance(outer_scope, str) or not isinstance(inner_id, str):
         return False
-    outer = _norm(outer_scope)
-    inner = _norm(inner_id)
-    if not outer or not inner:
-        return False
-    if outer == "/":
-        return True
-    # [I] inheritance runs management group > subscription > resource group > resource
-    # (facts §4.2); which subscriptions sit under a management group is not knowable here.
-    if inner == outer or inner.startswith(outer + "/"):
-        return True
-    return parse_scope(outer_scope).kind == "managementGroup" and inner.startswith("/subscriptions/")
+    return resource_ids.contains(outer_scope, inner_id)
 
 
 def is_hub_scope(a: RoleAssignment | str) -> bool:

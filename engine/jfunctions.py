@@ -20,6 +20,7 @@ import jmespath.functions
 from engine.jsig import signature
 from engine.model import Resource
 from engine.rbac_functions import RbacFunctions
+from engine.resource_ids import resource_key
 from engine.values import CIDict, Unknown, ci_get, consult
 
 _EXTRA_TYPES = {"CIDict": "object", "Unknown": "string"}
@@ -247,11 +248,11 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
             return False
         if not isinstance(attached, dict) or not isinstance(identity_id, str):
             return False
-        want = _norm_id(identity_id)
+        want = resource_key(identity_id)
         for key in attached:
             if isinstance(key, Unknown):
                 consult(key)
-            elif isinstance(key, str) and _norm_id(key) == want:
+            elif isinstance(key, str) and resource_key(key) == want:
                 return True
         return False
 
@@ -264,7 +265,7 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
             return []
         tid = str(target.id).lower()
         found = run.memo("diagnostic-settings", _diagnostic_settings)
-        out = [d.body for d in found.by_scope.get(tid, ())]
+        out = [d.body for d in found.by_scope.get(resource_key(tid), ())]
         # The legacy child form: type ``<hub type>/providers/diagnosticSettings`` named
         # ``<hub>/Microsoft.Insights/<setting>`` (the namespace may also sit in the type).
         legacy: dict[int, Resource] = {}
@@ -456,10 +457,6 @@ def secret_targets(value: Any) -> tuple[list[str], list[Unknown]]:
     return hits, undecided
 
 
-def _norm_id(text: str) -> str:
-    return text.strip().rstrip("/").lower()
-
-
 def _unknowns(value: Any) -> list[Unknown]:
     if isinstance(value, Unknown):
         return [value]
@@ -524,7 +521,7 @@ def _local_auth_links(run: Any) -> _LocalAuthLinks:
 
 @dataclass
 class _DiagnosticSettings:
-    """Diagnostic settings by the scope they target, and legacy child settings by
+    """Diagnostic settings by the resource key of the scope they target, and legacy child settings by
     (type, "scope"|"name", the scope or the parent's name), all lower-cased."""
 
     by_scope: dict[str, list[Resource]] = field(default_factory=dict)
@@ -535,7 +532,7 @@ def _diagnostic_settings(run: Any) -> _DiagnosticSettings:
     out = _DiagnosticSettings()
     for d in run.deployed("Microsoft.Insights/diagnosticSettings"):
         if d.scope is not None:
-            out.by_scope.setdefault(str(d.scope).lower(), []).append(d)
+            out.by_scope.setdefault(resource_key(str(d.scope)), []).append(d)
     for d in run.resources:
         low = d.type.lower()
         if d.existing or not low.endswith("diagnosticsettings") or "/providers/" not in low:

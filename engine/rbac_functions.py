@@ -321,61 +321,67 @@ def _hub_of(run: Any, a: Any) -> Any:
         hubs = run.hubs_named(name)
         return hubs[0] if hubs else None
     if p.kind == "user-assigned-identity" and p.resource_id:
-        want = p.resource_id.strip().rstrip("/").lower()
+        from engine.resource_ids import normalise, resource_key
+
+        want = normalise(p.resource_id)
         short = want.rsplit("/", 1)[-1]
+        want_key = resource_key(want)
         for hub in run.deployed("Microsoft.Devices/IotHubs"):
             attached = ci_get(ci_get(hub.body, "identity"), "userAssignedIdentities")
             if not isinstance(attached, dict):
                 continue
             for key in attached:
-                k = str(key).strip().rstrip("/").lower()
-                if k == want or (k.rsplit("/", 1)[-1] == short and "/" not in want):
+                k = normalise(str(key))
+                if resource_key(k) == want_key or (k.rsplit("/", 1)[-1] == short and "/" not in want):
                     return hub
     return None
 
 
 class _ScopeGroup:
-    """One principal's assignments, indexed by normalised scope so that the assignments
-    whose scope contains, or lies inside, a given scope are found without a scan."""
+    """One principal's assignments, indexed so that those whose scope contains, or lies
+    inside, a given scope are found without a scan.  Resource scopes are indexed by
+    resource key (type + name chain, ``engine.resource_ids``); broader scopes (resource
+    group and up) are few per principal and, with placeholders matching any literal
+    subscription or group, are always candidates."""
 
     def __init__(self) -> None:
         self.members: list[Any] = []
         self.exact: dict[str, list[int]] = {}
         self.inside: dict[str, list[int]] = {}  # proper prefix -> members below it
-        self.management_groups: list[int] = []
-        self.subscriptions: list[int] = []
+        self.broad: list[int] = []
 
     def add(self, a: Any) -> None:
-        from engine.assignments import _norm
-
         i = len(self.members)
         self.members.append(a)
-        norm = _norm(a.scope) if isinstance(a.scope, str) else ""
-        self.exact.setdefault(norm, []).append(i)
-        for prefix in _prefixes(norm):
+        key = _resource_scope_key(a)
+        if key is None:
+            self.broad.append(i)
+            return
+        self.exact.setdefault(key, []).append(i)
+        for prefix in _prefixes(key):
             self.inside.setdefault(prefix, []).append(i)
-        if a.scope_kind == "managementGroup":
-            self.management_groups.append(i)
-        if norm.startswith("/subscriptions/"):
-            self.subscriptions.append(i)
 
     def near(self, a: Any) -> list[Any]:
         """A superset, in run order, of the members whose scope contains ``a``'s or lies
         inside it (``scope_contains`` either way; callers still check)."""
-        from engine.assignments import _norm
-
-        norm = _norm(a.scope) if isinstance(a.scope, str) else ""
-        if norm == "/":
+        key = _resource_scope_key(a)
+        if key is None:
             return list(self.members)
-        hits: set[int] = set(self.exact.get("/", ()))
-        for key in (norm, *_prefixes(norm)):
-            hits.update(self.exact.get(key, ()))
-        hits.update(self.inside.get(norm, ()))
-        if norm.startswith("/subscriptions/"):
-            hits.update(self.management_groups)
-        if a.scope_kind == "managementGroup":
-            hits.update(self.subscriptions)
+        hits: set[int] = set(self.broad)
+        for k in (key, *_prefixes(key)):
+            hits.update(self.exact.get(k, ()))
+        hits.update(self.inside.get(key, ()))
         return [self.members[i] for i in sorted(hits)]
+
+
+def _resource_scope_key(a: Any) -> str | None:
+    """The resource key of an assignment's scope when it is a resource, else None."""
+    from engine import resource_ids
+
+    if not isinstance(a.scope, str):
+        return None
+    key = resource_ids.resource_key(a.scope)
+    return key if key.startswith("providers/") else None
 
 
 def _prefixes(norm: str) -> list[str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from engine.model import Resource, Template
+from engine.resource_ids import resource_key
 
 T = TypeVar("T")
 
@@ -35,7 +36,7 @@ class RunIndex:
     def add_resources(self, resources: Iterable[Resource]) -> None:
         for r in resources:
             self.resources.append(r)
-            self._by_id.setdefault(str(r.id).lower(), []).append(r)
+            self._by_id.setdefault(resource_key(str(r.id)), []).append(r)
             self._by_type.setdefault(r.type.lower(), []).append(r)
             self._by_body[id(r.body)] = r
 
@@ -56,7 +57,8 @@ class RunIndex:
         return self._by_body.get(id(body))
 
     def by_id(self, resource_id: str) -> list[Resource]:
-        return self._by_id.get(resource_id.lower(), [])
+        """Resources with this ID, compared by type + name (``engine.resource_ids``)."""
+        return self._by_id.get(resource_key(resource_id), [])
 
     def of_type(self, *types: str) -> list[Resource]:
         out: list[Resource] = []

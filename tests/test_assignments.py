@@ -271,6 +271,11 @@ def test_malformed_assignment_bodies_do_not_crash(properties: Any) -> None:
 # ----------------------------------------------------------------------------- containment
 
 
+PROD_SUB = "/subscriptions/6f1c0b2e-1111-2222-3333-444455556666"
+PROD_RG = PROD_SUB + "/resourceGroups/prod"
+PROD_HUB = PROD_RG + "/providers/Microsoft.Devices/IotHubs/hub1"
+
+
 @pytest.mark.parametrize(("outer", "inner", "expected"), [
     (SUBSCRIPTION_ID, RG_ID, True),
     (RG_ID, HUB, True),
@@ -281,12 +286,38 @@ def test_malformed_assignment_bodies_do_not_crash(properties: Any) -> None:
     ("/", HUB, True),
     (MG_ID, HUB, True),
     (HUB, RG_ID, False),
-    (RG_ID, RG_ID + "2/providers/Microsoft.Devices/IotHubs/hub1", False),
+    (PROD_RG, PROD_RG + "2/providers/Microsoft.Devices/IotHubs/hub1", False),
     (HUB, HUB + "2", False),
     ("", HUB, False),
 ])
 def test_scope_containment(outer: str, inner: str, expected: bool) -> None:
     assert scope_contains(outer, inner) is expected
+
+
+@pytest.mark.parametrize(("outer", "inner"), [
+    (PROD_HUB, HUB),
+    (HUB, PROD_HUB),
+    (PROD_RG, HUB),
+    (RG_ID, PROD_HUB),
+    (PROD_SUB, HUB),
+    (SUBSCRIPTION_ID, PROD_HUB),
+    (PROD_HUB.upper(), HUB + "/providers/Microsoft.Insights/diagnosticSettings/d"),
+])
+def test_literal_ids_match_composed_ids_by_type_and_name(outer: str, inner: str) -> None:
+    # A template composes IDs with the placeholder subscription and group; an ID written
+    # in full names the same hub (the catalog correlates by type + name).
+    assert scope_contains(outer, inner) is True
+
+
+@pytest.mark.parametrize(("outer", "inner"), [
+    (PROD_RG, PROD_SUB + "/resourceGroups/dev/providers/Microsoft.Devices/IotHubs/hub1"),
+    (PROD_SUB, "/subscriptions/aaaaaaaa-1111-2222-3333-444455556666/resourceGroups/prod"),
+    (PROD_HUB, PROD_RG + "/providers/Microsoft.Devices/IotHubs/hub2"),
+    (PROD_HUB, PROD_RG + "/providers/Microsoft.Storage/storageAccounts/hub1"),
+    (PROD_RG, PROD_SUB + "/providers/Microsoft.Authorization/roleDefinitions/x"),
+])
+def test_literal_scopes_that_differ_do_not_contain(outer: str, inner: str) -> None:
+    assert scope_contains(outer, inner) is False
 
 
 @pytest.mark.parametrize(("scope", "expected"), [

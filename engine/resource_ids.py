@@ -1,0 +1,107 @@
+"""Resource IDs compared the way the rule catalog correlates resources.
+
+The catalog correlates resources across the files of a run "by resource ID (type +
+name, case-insensitive)".  That matters because a template is checked without a
+deployment: IDs it composes with ``resourceId()`` carry the placeholder subscription and
+resource group of ``engine.arm.scope``, while an ID written out in full carries real
+ones (``/subscriptions/6f1c.../resourceGroups/prod/providers/Microsoft.Devices/IotHubs/hub1``).
+Both name the same hub, and whole-string comparison would never say so.
+
+So a resource ID is keyed by its provider part (``providers/<namespace>/<type>/<name>...``,
+extension resources included), and scope containment treats the placeholder
+subscription, resource group and management group as "the deployment's own, whichever
+that is": they match any literal value in the same position.
+"""
+
+from __future__ import annotations
+
+from engine.arm import scope as placeholder
+from engine.values import Unknown
+
+_PLACEHOLDER_SEGMENTS = {
+    ("subscriptions", placeholder.SUBSCRIPTION_ID.lower()),
+    ("resourcegroups", placeholder.RESOURCE_GROUP.lower()),
+    ("managementgroups", placeholder.MANAGEMENT_GROUP.lower()),
+}
+
+
+def normalise(resource_id: str) -> str:
+    """Lower case, no surrounding blanks, no trailing ``/`` (the tenant root stays ``/``)."""
+    # An unknown keeps its known parts in ``text`` (``/subscriptions/.../IotHubs/{...}``).
+    text = (resource_id.text if isinstance(resource_id, Unknown) else str(resource_id)).strip().lower()
+    return text if text == "/" else text.rstrip("/")
+
+
+def _segments(text: str) -> list[str]:
+    return [s for s in text.strip("/").split("/")]
+
+
+def _container_length(segs: list[str]) -> int:
+    """How many leading segments are subscription / resource group / management group
+    (the part of an ID that says where a resource lives, not what it is)."""
+    if len(segs) >= 2 and segs[0] == "subscriptions":
+        if len(segs) >= 4 and segs[2] == "resourcegroups":
+            return 4
+        return 2
+    if len(segs) >= 4 and segs[:3] == ["providers", "microsoft.management", "managementgroups"]:
+        return 4
+    return 0
+
+
+def resource_key(resource_id: str) -> str:
+    """The identity of a resource for correlation: for a resource ID, its provider part
+    (type and name chain, lower case) without subscription and resource group; for any
+    other scope (tenant, management group, subscription, resource group), the
+    normalised ID itself."""
+    text = normalise(resource_id)
+    segs = _segments(text)
+    n = _container_length(segs)
+    rest = segs[n:]
+    if rest and rest[0] == "providers":
+        return "/".join(rest)
+    return text
+
+
+def same_resource(a: str, b: str) -> bool:
+    """Whether two resource IDs name the same resource (type + name, case-insensitive)."""
+    return resource_key(a) == resource_key(b)
+
+
+def _segment_matches(kind: str, outer: str, inner: str) -> bool:
+    return outer == inner or (kind, outer) in _PLACEHOLDER_SEGMENTS or (kind, inner) in _PLACEHOLDER_SEGMENTS
+
+
+def contains(outer_scope: str, inner_id: str) -> bool:
+    """Whether ``inner_id`` is ``outer_scope`` or lies inside it.
+
+    A resource scope holds the resource and its children and extension resources (by
+    type + name); a resource group or subscription holds what lives in it, where a
+    placeholder subscription or resource group stands for any.  The management-group
+    tree is in no template, so a management group is taken to hold every subscription
+    (conservative for "a broader grant exists" checks); the tenant root holds everything.
+    """
+    outer = normalise(outer_scope)
+    inner = normalise(inner_id)
+    if not outer or not inner:
+        return False
+    if outer == "/" or outer == inner:
+        return True
+    osegs = _segments(outer)
+    isegs = _segments(inner)
+    n = _container_length(osegs)
+    if n < len(osegs):
+        # The outer scope is a resource: compare by type + name.
+        okey, ikey = resource_key(outer), resource_key(inner)
+        return ikey == okey or ikey.startswith(okey + "/")
+    if osegs[0] == "providers":  # a management group
+        if isegs[0] == "subscriptions":
+            return True
+        return len(isegs) >= 4 and isegs[:3] == osegs[:3] and _segment_matches(
+            "managementgroups", osegs[3], isegs[3])
+    if isegs[0] != "subscriptions" or len(isegs) < n:
+        return False
+    if not _segment_matches("subscriptions", osegs[1], isegs[1]):
+        return False
+    if n == 4:
+        return isegs[2] == "resourcegroups" and _segment_matches("resourcegroups", osegs[3], isegs[3])
+    return True
