@@ -11,3 +11,14 @@ def test_hub010_names_module_sas_when_only_device_sas_is_disabled(write: Any, io
     write("hub.json", template(hub(disableDeviceSAS=True, disableModuleSAS=False)))
     _, out, _ = iotguard("check", "--no-config", "--select", "HUB010", "hub.json")
     assert "properties.disableModuleSAS = false" in out
+
+
+def test_adu001_says_where_the_linked_hub_id_came_from(write: Any, iotguard: Any) -> None:
+    instance = {
+        "type": "Microsoft.DeviceUpdate/accounts/instances", "apiVersion": "2023-07-01",
+        "name": "adu1/inst1", "location": "westeurope",
+        "properties": {"iotHubs": [{"resourceId": "[resourceId('Microsoft.Devices/IotHubs', parameters('hubName'))]"}]},
+    }
+    write("adu.json", template(instance, parameters={"hubName": {"type": "string", "defaultValue": "hub7"}}))
+    _, out, _ = iotguard("check", "--no-config", "--select", "ADU001", "adu.json")
+    assert "links hub /subscriptions/" in out and "/IotHubs/hub7 (expression at adu.json:" in out
