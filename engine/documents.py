@@ -13,8 +13,10 @@ Detection rules (documented in README "What gets checked"):
   with ``--parameters``.
 * **Role definitions** -- an object in one of the three role shapes (ARM/REST/portal
   ``properties`` object, ``az role definition list/show`` output, the PascalCase input
-  file of ``az role definition create`` / ``New-AzRoleDefinition``), or a non-empty array
-  of such objects (``az role definition list``).
+  file of ``az role definition create`` / ``New-AzRoleDefinition``), or an array holding
+  at least one such object (``az role definition list``); the array's other entries are
+  reported as errors rather than skipped, since a hand-edited list that drops one role
+  silently would pass a gate it should not.
 * Anything else (``package.json``, ``tsconfig.json``, ...) is not ours and is skipped.
 """
 
@@ -25,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.model import KIND_PARAMETERS, KIND_ROLES, KIND_TEMPLATE, Document
-from engine.source import MAX_DEPTH, SourceError, SourceFile, check_depth, decode, parse_json
+from engine.source import MAX_DEPTH, JsonPath, SourceError, SourceFile, check_depth, decode, parse_json
 
 # Larger inputs are refused rather than read: nothing legitimate is this big, and a
 # pre-commit hook must not stall on a stray data dump.
@@ -99,6 +101,14 @@ def looks_like_role(obj: Any) -> bool:
     return _role_shape(obj)
 
 
+def stray_entries(doc: Document) -> list[int]:
+    """Indexes of a role-definition array's entries that are no role definition."""
+    if not isinstance(doc.data, list):
+        return []
+    roles = {path[0] for path in doc.items if path}
+    return [i for i in range(len(doc.data)) if i not in roles]
+
+
 def classify(source: SourceFile, data: Any, *, as_parameters: bool = False) -> Document | None:
     """The document kind of parsed content, or None when the file is not ours."""
     if as_parameters:
@@ -115,8 +125,8 @@ def classify(source: SourceFile, data: Any, *, as_parameters: bool = False) -> D
             return Document(kind=KIND_TEMPLATE, source=source, data=arm, root=("arm",))
         if looks_like_role(data):
             return Document(kind=KIND_ROLES, source=source, data=data, items=[()])
-    if isinstance(data, list) and data and all(looks_like_role(x) for x in data):
-        return Document(
-            kind=KIND_ROLES, source=source, data=data, items=[(i,) for i in range(len(data))]
-        )
+    if isinstance(data, list):
+        items: list[JsonPath] = [(i,) for i, x in enumerate(data) if looks_like_role(x)]
+        if items:
+            return Document(kind=KIND_ROLES, source=source, data=data, items=items)
     return None

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from engine import catalog
 from engine.discover import discover, display_path
-from engine.documents import LoadError, classify, read_source
+from engine.documents import LoadError, classify, read_source, stray_entries
 from engine.model import KIND_ROLES, KIND_TEMPLATE, Document, Resource
 from engine.permissions import RoleReport, build_report, report_json
 from engine.rbac import RoleDefinition, looks_like_role, normalize_role, role_from_resource
@@ -143,13 +143,15 @@ def _fallback_roles(source: SourceFile, data: Any, out: Collected) -> Document |
     if not isinstance(data, list):
         return None
     items: list[JsonPath] = [(i,) for i, x in enumerate(data) if looks_like_role(x)]
-    if not items:
-        return None
-    for i, x in enumerate(data):
-        if not looks_like_role(x):
-            line, col = source.locate((i,))
-            out.warning(source.path, "not a role definition; skipped", line, col)
-    return Document(KIND_ROLES, source, data, items=items)
+    return Document(KIND_ROLES, source, data, items=items) if items else None
+
+
+def _warn_strays(doc: Document, out: Collected) -> None:
+    # The user named this file as holding roles, so other entries are worth a word but
+    # not an error (``check``, a gate, makes them errors).
+    for i in stray_entries(doc):
+        line, col = doc.source.locate((i,))
+        out.warning(doc.source.path, "not a role definition; skipped", line, col)
 
 
 def _parameter_sources(abspath: str, cwd: str, out: Collected) -> list[Any]:
@@ -225,6 +227,7 @@ def _from_file(abspath: str, display: str, cwd: str, out: Collected) -> list[Fou
     if doc is None:
         doc = _fallback_roles(source, data, out)
     if doc is not None and doc.kind == KIND_ROLES:
+        _warn_strays(doc, out)
         return _roles_in_document(doc, out)
     if doc is not None and doc.kind == KIND_TEMPLATE:
         return _roles_in_template(doc, abspath, cwd, out)

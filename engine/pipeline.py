@@ -576,8 +576,16 @@ def _role_subject(role: Any, source: Any, locate: Any, body: Any, obj: Any) -> S
 
 
 def _roles(doc: Document, out: _Loaded) -> None:
+    from engine.documents import stray_entries
     from engine.rbac import normalize_role, role_body
 
+    for i in stray_entries(doc):
+        line, col = doc.source.locate((i,))
+        out.errors.append(Problem(doc.source.path, line, col, (
+            f"entry {i} of this role-definition list is not a role definition: expected an "
+            "object with roleName and permissions (az role definition list), Name and Actions "
+            "(az role definition create input) or properties.roleName and properties.permissions "
+            "(ARM/portal)")))
     for item_path in doc.items:
         obj = _raw_at(doc, item_path)
         role, problems = normalize_role(obj, item_path)

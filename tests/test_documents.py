@@ -71,6 +71,20 @@ def test_array_of_roles_lists_each_item() -> None:
     assert doc is not None and doc.items == [(0,), (1,), (2,)]
 
 
+def test_a_role_list_with_a_stray_entry_is_still_a_role_list() -> None:
+    roles = [{"roleName": "a", "permissions": [], "assignableScopes": []}, {"note": "x"}, 7]
+    assert kind(roles) == "roles"
+
+
+def test_the_stray_entry_of_a_role_list_is_a_located_error(write: Any, iotguard: Any) -> None:
+    write("roles.json", '[\n  {"roleName": "ok", "permissions": [{"actions": ["Microsoft.Devices/iotHubs/listkeys/action"]}],'
+          ' "assignableScopes": ["/subscriptions/x"]},\n  {"roleNme": "typo", "permisions": []}\n]\n')
+    code, out, err = iotguard("check", "--no-config", "roles.json")
+    assert code == 2
+    assert "roles.json:3:3" in out + err and "entry 1 of this role-definition list is not a role definition" in out + err
+    assert "ROLE002" in out  # the good entry is still checked
+
+
 @pytest.mark.parametrize("data", [
     {"name": "my-package", "version": "1.0.0", "dependencies": {}},
     {"compilerOptions": {"strict": True}},
