@@ -291,8 +291,8 @@ def _scan(text: str, node: _Node) -> None:
                     pos = ws(text, pos + 1).end()  # type: ignore[union-attr]
                     value_offset = pos
                     _, end = _scan_value(text, pos)
-                    if key not in members:  # the first of duplicate keys, as _build_index
-                        members[key] = _Node(key_offset, value_offset, scanned=False)
+                    # The last of duplicate keys, as json.loads and ARM keep its value.
+                    members[key] = _Node(key_offset, value_offset, scanned=False)
                     pos = ws(text, end).end()  # type: ignore[union-attr]
                     if text[pos] == "}":
                         break
@@ -364,8 +364,7 @@ def _build_index(text: str) -> _Node:
                 top[2] = pos
                 continue
             child = _Node(top[2], pos)
-            if key not in children:
-                children[key] = child
+            children[key] = child  # the last of duplicate keys wins, as in the parsed value
             top[1] = None
         else:
             child = _Node(pos, pos)

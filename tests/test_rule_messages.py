@@ -22,3 +22,15 @@ def test_adu001_says_where_the_linked_hub_id_came_from(write: Any, iotguard: Any
     write("adu.json", template(instance, parameters={"hubName": {"type": "string", "defaultValue": "hub7"}}))
     _, out, _ = iotguard("check", "--no-config", "--select", "ADU001", "adu.json")
     assert "links hub /subscriptions/" in out and "/IotHubs/hub7 (expression at adu.json:" in out
+
+
+def test_a_finding_on_a_duplicated_key_points_at_the_key_whose_value_counts(write: Any, iotguard: Any) -> None:
+    import json
+
+    text = json.dumps(template(hub(disableLocalAuth=True)), indent=1).replace(
+        '"disableLocalAuth": true', '"disableLocalAuth": true,\n"disableLocalAuth": false')
+    assert '"disableLocalAuth": false' in text
+    path = write("hub.json", text)
+    line = next(i for i, s in enumerate(path.read_text().splitlines(), 1) if '"disableLocalAuth": false' in s)
+    _, out, _ = iotguard("check", "--no-config", "--select", "HUB001", "hub.json")
+    assert f"hub.json:{line}:" in out

@@ -143,9 +143,16 @@ def test_positions_skip_brackets_and_escaped_quotes_inside_strings() -> None:
     assert src.locate(("y", "z")) == (1, 37)
 
 
-def test_positions_of_the_first_of_duplicate_keys() -> None:
+def test_positions_of_duplicate_keys_are_those_of_the_last_whose_value_is_used() -> None:
+    # json.loads keeps the last value, and so does ARM; a finding on that value must
+    # point at it, not at the overridden first key.
     src = SourceFile("t.json", '{"a": 1,\n "a": 2}')
-    assert src.locate(("a",)) == (1, 2)
+    assert src.locate(("a",)) == (2, 2)
+
+
+def test_positions_of_duplicate_keys_in_jsonc_are_those_of_the_last() -> None:
+    src = SourceFile("t.json", '// c\n{"a": {"b": 1},\n "a": {"b": 2}}')
+    assert src.locate(("a", "b")) == (3, 8)
 
 
 def test_positions_under_a_leading_comment() -> None:
