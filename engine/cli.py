@@ -124,7 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "permissions":
             return _permissions(args)
     except RuleError as exc:
-        sys.stderr.write(f"{exc.path}:{exc.line}:{exc.column}: error: {exc.message}\n")
+        for e in exc.all():
+            sys.stderr.write(f"{e.path}:{e.line}:{e.column}: error: {e.message}\n")
         return 2
     except _Usage as exc:
         sys.stderr.write(f"iotguard: error: {exc}\n")

@@ -8,6 +8,7 @@ pre-commit run does not pay for YAML parsing and schema validation every time.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import pickle
@@ -29,12 +30,20 @@ CACHE_FORMAT = 1
 
 
 class RuleError(Exception):
-    def __init__(self, path: str, line: int, column: int, message: str) -> None:
+    """A rule file that cannot be used.  ``more`` holds the problems of the pack's other
+    files (or further ones of this file), so one run reports them all."""
+
+    def __init__(self, path: str, line: int, column: int, message: str,
+                 more: Sequence[RuleError] = ()) -> None:
         super().__init__(f"{path}:{line}:{column}: {message}")
         self.path = path
         self.line = line
         self.column = column
         self.message = message
+        self.more = list(more)
+
+    def all(self) -> list[RuleError]:
+        return [self, *self.more]
 
 
 # A compiled condition: ("expr", source, parsed) | ("all", [..]) | ("any", [..]) | ("not", c)
@@ -108,8 +117,8 @@ def _cache_path(digest: str) -> Path | None:
 def load_rules(directories: Sequence[Path]) -> list[Rule]:
     """Load every rule file of ``directories`` (in order), validated and compiled.
 
-    Raises ``RuleError`` for the first problem found in a file; duplicate ids across
-    directories are errors too.
+    Raises ``RuleError`` naming the first problem of every file that has one (``more``);
+    duplicate ids across directories are errors too.
     """
     files: list[Path] = []
     for d in directories:
@@ -161,16 +170,24 @@ def _write_cache(digest: str, rules: list[Rule]) -> None:
 
 def _compile_all(blobs: list[tuple[str, bytes]]) -> list[Rule]:
     rules: list[Rule] = []
+    problems: list[RuleError] = []
     seen: dict[str, tuple[str, int]] = {}
     for name, blob in blobs:
-        rule, id_line = compile_rule_text(name, blob.decode("utf-8", errors="replace"))
+        try:
+            rule, id_line = compile_rule_text(name, blob.decode("utf-8", errors="replace"))
+        except RuleError as exc:
+            problems.extend(exc.all())
+            continue
         if rule.id in seen:
             other, other_line = seen[rule.id]
-            raise RuleError(
-                name, id_line, 1, f"duplicate rule id {rule.id} (also in {other}:{other_line})"
-            )
+            problems.append(RuleError(
+                name, id_line, 1, f"duplicate rule id {rule.id} (also in {other}:{other_line})"))
+            continue
         seen[rule.id] = (name, id_line)
         rules.append(rule)
+    if problems:
+        raise RuleError(problems[0].path, problems[0].line, problems[0].column,
+                        problems[0].message, problems[1:])
     rules.sort(key=lambda r: r.id)
     return rules
 
@@ -204,7 +221,12 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
 
     def compile_expr(src: str, ypath: list[Any]) -> jmespath.parser.ParsedResult:
         try:
-            return jmespath.compile(src)
+            parsed = jmespath.compile(src)
+            problem = _function_problem(parsed.parsed)
+            if problem:
+                line, col = mark_of(node, ypath)
+                raise RuleError(name, line, col, f"in '{src}': {problem}")
+            return parsed
         except jmespath.exceptions.ParseError as exc:
             line, col = mark_of(node, ypath)
             raise RuleError(
@@ -235,6 +257,12 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
     message_exprs = {}
     for m in re.finditer(r"\{\$\s*([^}]*)\}", message):
         message_exprs[m.group(0)] = compile_expr(m.group(1), ["message"])
+    for m in re.finditer(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", message):
+        if m.group(1) not in MESSAGE_PLACEHOLDERS:
+            line, col = mark_of(node, ["message"])
+            raise RuleError(name, line, col, (
+                f"unknown placeholder {{{m.group(1)}}} in message; expected one of "
+                + ", ".join("{" + p + "}" for p in MESSAGE_PLACEHOLDERS) + " or {$ <JMESPath>}"))
 
     subject = data["subject"]
     types = subject.get("type", ())
@@ -275,6 +303,40 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
         message_exprs=message_exprs,
     )
     return rule, mark_of(node, ["id"])[0]
+
+
+# What ``engine.evaluate`` substitutes in a message (besides ``{$ <JMESPath>}``).
+MESSAGE_PLACEHOLDERS = ("resource", "type", "name", "property", "value", "provenance",
+                        "api_version", "since")
+
+
+def _function_problem(ast: Any) -> str:
+    """The first call in a parsed JMESPath expression to a function the rule language
+    does not have, or with the wrong number of arguments; "" when every call is sound.
+    Checked at load so that a typo fails the pack, not one subject at run time."""
+    from engine.jfunctions import RuleFunctions
+
+    table: dict[str, Any] = RuleFunctions.FUNCTION_TABLE
+    stack = [ast]
+    while stack:
+        n = stack.pop()
+        if not isinstance(n, dict):
+            continue
+        if n.get("type") == "function_expression":
+            fname = n.get("value")
+            args = n.get("children", [])
+            spec = table.get(fname) if isinstance(fname, str) else None
+            if spec is None:
+                close = difflib.get_close_matches(str(fname), list(table), n=1)
+                hint = f" (did you mean {close[0]}()?)" if close else ""
+                return f"unknown function {fname}(){hint}"
+            sig = spec["signature"]
+            variadic = bool(sig) and bool(sig[-1].get("variadic"))
+            if (variadic and len(args) < len(sig)) or (not variadic and len(args) != len(sig)):
+                want = f"at least {len(sig)}" if variadic else str(len(sig))
+                return f"{fname}() takes {want} argument{'s' if want != '1' else ''}, got {len(args)}"
+        stack.extend(n.get("children", ()))
+    return ""
 
 
 def _each(value: Any) -> tuple[tuple[str, ...], ...] | None:

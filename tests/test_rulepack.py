@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,6 +57,50 @@ def test_nested_condition_error_is_located() -> None:
     with pytest.raises(RuleError) as exc:
         compile_rule_text("t.yaml", text)
     assert exc.value.line == 17
+
+
+def test_unknown_function_is_caught_at_load_with_a_suggestion() -> None:
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", GOOD.replace("properties.x == `true`", "!is_tru(properties.x)"))
+    assert exc.value.line == 14
+    assert "unknown function is_tru()" in exc.value.message and "is_true()" in exc.value.message
+
+
+def test_wrong_argument_count_is_caught_at_load() -> None:
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", GOOD.replace("properties.x == `true`", "ieq(properties.x)"))
+    assert "ieq() takes 2 arguments, got 1" in exc.value.message
+
+
+def test_function_errors_inside_message_expressions_are_caught() -> None:
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", GOOD.replace("= {value}", "= {$ no_such(name)}"))
+    assert exc.value.line == 13 and "unknown function no_such()" in exc.value.message
+
+
+def test_unknown_message_placeholder_is_an_error() -> None:
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", GOOD.replace("{value}", "{valeu}"))
+    assert exc.value.line == 13
+    assert "unknown placeholder {valeu}" in exc.value.message and "{value}" in exc.value.message
+
+
+def test_every_broken_rule_file_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD.replace("severity: medium", "severity: urgent"))
+    (tmp_path / "b.yaml").write_text(GOOD.replace("TST001", "TST002"))
+    (tmp_path / "c.yaml").write_text(GOOD.replace("TST001", "TST003").replace("{value}", "{nope}"))
+    with pytest.raises(RuleError) as exc:
+        load_rules([tmp_path])
+    assert [(e.path.rsplit("/", 1)[-1], e.line) for e in exc.value.all()] == [("a.yaml", 3), ("c.yaml", 13)]
+
+
+def test_the_cli_prints_every_rule_file_error(tmp_path: Path, iotguard: Any) -> None:
+    rules = tmp_path / "pack"
+    rules.mkdir()
+    (rules / "a.yaml").write_text(GOOD.replace("severity: medium", "severity: urgent"))
+    (rules / "b.yaml").write_text(GOOD.replace("TST001", "TST002").replace("{value}", "{nope}"))
+    code, _, err = iotguard("rules", "--rules", str(rules))
+    assert code == 2 and "a.yaml:3:" in err and "b.yaml:13:" in err
 
 
 def test_invalid_yaml_is_located() -> None:
