@@ -148,6 +148,12 @@ def test_quiet_prints_only_failing_findings(write: Any, iotguard: Any) -> None:
     assert "HUB001" in out and "HUB011" not in out  # HUB011 is low: below the gate
 
 
+def test_quiet_prints_nothing_at_all_on_a_passing_run(write: Any, iotguard: Any) -> None:
+    write("hub.json", template(hub(**GOOD)))
+    code, out, err = iotguard("check", "--quiet", "--select", "HUB001")
+    assert (code, out, err) == (0, "", "")
+
+
 def test_rules_lists_the_pack(iotguard: Any) -> None:
     code, out, _ = iotguard("rules")
     assert code == 0

@@ -85,7 +85,8 @@ def render(
         if out:
             out.append("")
         out.append(summary_line(result))
-    return "\n".join(out) + "\n"
+    # --quiet on a passing run prints nothing at all, not an empty line.
+    return "\n".join(out) + "\n" if out else ""
 
 
 def summary_line(result: RunResult) -> str:
