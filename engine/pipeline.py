@@ -200,22 +200,23 @@ class _FileWork:
             _roles(doc, out)
         return out
 
-    def run_parameters(self, real: str) -> Document | None:
-        """The parameter file at ``real`` when the run checks it itself (read as the run
-        reads it: a file of another kind, or one that cannot be read, is not used)."""
+    def run_parameters(self, real: str) -> tuple[bool, Document | None]:
+        """Whether the run checks the file at ``real`` itself, and if so that file as a
+        parameter file (read as the run reads it: None when it is of another kind or
+        cannot be read, which the run reports once as that file's own error)."""
         found = self.run_files.get(real)
         if found is None:
-            return None
+            return False, None
         abspath, display = found
         try:
             source, data = read_source(abspath, display)
         except LoadError:
-            return None
+            return True, None
         doc = classify(source, data)
         if doc is None or doc.kind != KIND_PARAMETERS:
-            return None
+            return True, None
         doc.abspath = abspath
-        return doc
+        return True, doc
 
 
 # Below this many files a process pool costs more to start than it saves.
@@ -372,7 +373,8 @@ def _load_parameter_doc(abspath: str, cwd: str) -> Document | Problem:
 
 
 def _parameter_sources_for(
-    doc: Document, options: Options, cwd: str, run_parameters: Callable[[str], Document | None],
+    doc: Document, options: Options, cwd: str,
+    run_parameters: Callable[[str], tuple[bool, Document | None]],
     problems: list[Problem],
 ) -> list[Any]:
     from engine.arm.expander import ParameterSource
@@ -381,10 +383,10 @@ def _parameter_sources_for(
     sources: list[Any] = []
     stem, ext = os.path.splitext(abspath)
     sibling = os.path.realpath(f"{stem}.parameters{ext}")
-    in_run = run_parameters(sibling)
-    if in_run is not None:
-        sources.append(ParameterSource(kind="file", document=in_run))
-    elif os.path.isfile(sibling):
+    in_run, run_doc = run_parameters(sibling)
+    if run_doc is not None:
+        sources.append(ParameterSource(kind="file", document=run_doc))
+    elif not in_run and os.path.isfile(sibling):
         loaded = _load_parameter_doc(sibling, cwd)
         if isinstance(loaded, Problem):
             problems.append(loaded)

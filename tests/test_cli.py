@@ -237,3 +237,18 @@ def test_a_fifo_named_json_is_skipped_not_read(write: Any, iotguard: Any, tmp_pa
     os.mkfifo(tmp_path / "pipe.json")
     code, out, _ = iotguard("check", ".")
     assert code == 1 and "hub.json" in out
+
+
+def test_a_broken_sibling_parameter_file_in_the_run_is_reported_once(write: Any, iotguard: Any) -> None:
+    write("main.json", template(hub(**GOOD)))
+    write("main.parameters.json", '{"$schema": "https://schema.management.azure.com/schemas/'
+          '2019-04-01/deploymentParameters.json#", "parameters": {')
+    code, out, _ = iotguard("check", "--no-config", ".")
+    assert code == 2 and out.count("main.parameters.json:1:") == 1
+
+
+def test_a_broken_sibling_parameter_file_outside_the_run_is_still_reported(write: Any, iotguard: Any) -> None:
+    write("main.json", template(hub(**GOOD)))
+    write("main.parameters.json", '{"parameters": ')
+    code, out, _ = iotguard("check", "--no-config", "main.json")
+    assert code == 2 and out.count("main.parameters.json:1:") == 1
