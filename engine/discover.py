@@ -32,12 +32,16 @@ def display_path(abspath: str, cwd: str) -> str:
 
 def glob_match(path: str, pattern: str) -> bool:
     """Match a relative path against a glob: ``*`` within a segment, ``**`` across
-    segments; a pattern without ``/`` also matches any single segment (like .gitignore)."""
+    segments; a pattern without ``/`` also matches any single segment (like .gitignore).
+    A leading ``./`` means "from here" and is dropped; a leading dot that belongs to a
+    name (``.azure/**``) is kept."""
     path = path.replace("\\", "/")
     pattern = pattern.replace("\\", "/").rstrip("/")
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
     if "/" not in pattern:
         return any(fnmatch.fnmatchcase(seg, pattern) for seg in path.split("/"))
-    return _match_segments(path.split("/"), pattern.lstrip("./").split("/"))
+    return _match_segments(path.split("/"), pattern.split("/"))
 
 
 def _match_segments(parts: list[str], pats: list[str]) -> bool:
