@@ -118,6 +118,11 @@ def short_message(err: Any) -> str:
             got = next((t for t in ("boolean", "integer", "number", "string", "array", "null")
                         if checker.is_type(err.instance, t)), type(err.instance).__name__)
             return f"expected {' or '.join(dict.fromkeys(names))}, got {got}"
+    if err.validator == "pattern":
+        # A regular expression is no explanation: schemas say in words what they expect.
+        expected = err.schema.get("x-expected") if isinstance(err.schema, dict) else None
+        if expected:
+            return f"{err.instance!r} is not {expected}"
     if err.validator == "enum":
         return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
     if err.validator == "required":

@@ -131,3 +131,19 @@ def test_impossible_expiry_date_is_a_located_error(write: Any, tmp_path: Path) -
     with pytest.raises(ConfigError) as exc:
         load_config(str(tmp_path))
     assert (exc.value.line, exc.value.column) == (5, 14) and "invalid date" in exc.value.message
+
+
+def test_blank_reason_is_explained_in_words_not_as_a_regex(write: Any, tmp_path: Path) -> None:
+    write(".iotguard.yaml", "suppressions:\n  - {rule: HUB001, reason: '   '}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(tmp_path))
+    assert exc.value.message == "suppressions.0.reason: '   ' is not a reason of at least one non-blank character"
+    assert "\\S" not in str(exc.value)
+
+
+def test_malformed_expires_is_explained_in_words_not_as_a_regex(write: Any, tmp_path: Path) -> None:
+    write(".iotguard.yaml", "suppressions:\n  - {rule: HUB001, reason: r, expires: 'next June'}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(tmp_path))
+    assert exc.value.message == "suppressions.0.expires: 'next June' is not a date YYYY-MM-DD"
+    assert "\\d" not in str(exc.value)
