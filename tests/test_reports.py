@@ -68,6 +68,22 @@ def test_sarif_result_has_relative_uri_region_and_rule_index() -> None:
     assert res["ruleIndex"] == 0 and res["level"] == "error"
 
 
+def test_sarif_path_outside_the_run_directory_is_a_file_uri_without_base() -> None:
+    res = json.loads(sarif.render(result(finding(path="/srv/other dir/hub.json"))))["runs"][0]["results"][0]
+    assert res["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "file:///srv/other%20dir/hub.json"}
+
+
+def test_sarif_for_a_file_outside_the_working_directory(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    from tests.test_cli import bad_hub
+
+    hub_file = write("elsewhere/hub.json", bad_hub())
+    (tmp_path / "work").mkdir()
+    _, out, _ = iotguard("check", "--format", "sarif", str(hub_file), cwd=tmp_path / "work")
+    [loc] = {json.dumps(r["locations"][0]["physicalLocation"]["artifactLocation"])
+             for r in json.loads(out)["runs"][0]["results"]}
+    assert json.loads(loc) == {"uri": hub_file.as_uri()}
+
+
 def test_sarif_fingerprint_survives_a_line_move() -> None:
     a = json.loads(sarif.render(result(finding(line=12))))["runs"][0]["results"][0]
     b = json.loads(sarif.render(result(finding(line=40))))["runs"][0]["results"][0]

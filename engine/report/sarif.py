@@ -9,8 +9,9 @@ tool notifications, so a broken file is visible in the same upload.
 from __future__ import annotations
 
 import json
+import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
 
@@ -26,8 +27,14 @@ SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 
 
-def _uri(path: str) -> str:
-    return quote(path.replace("\\", "/"), safe="/")
+def _artifact(path: str) -> dict[str, Any]:
+    """A path relative to the run's directory is a relative ``uri`` under ``SRCROOT``; a
+    path outside it (shown absolute) is a ``file:`` URI of its own, since an absolute
+    reference must not be resolved against a base."""
+    if os.path.isabs(path) or PureWindowsPath(path).is_absolute():
+        absolute = PureWindowsPath(path) if PureWindowsPath(path).drive else PurePosixPath(path)
+        return {"uri": absolute.as_uri()}
+    return {"uri": quote(path.replace("\\", "/"), safe="/"), "uriBaseId": "SRCROOT"}
 
 
 def _camel(title: str) -> str:
@@ -63,7 +70,7 @@ def _descriptor(info: RuleInfo) -> dict[str, Any]:
 
 
 def _location(path: str, line: int, column: int) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(path), "uriBaseId": "SRCROOT"}}
+    physical: dict[str, Any] = {"artifactLocation": _artifact(path)}
     if line >= 1:
         physical["region"] = {"startLine": line, "startColumn": max(column, 1)}
     return {"physicalLocation": physical}
