@@ -195,6 +195,22 @@ def _check(args: argparse.Namespace) -> int:
     if config:
         rule_dirs += [os.path.join(config.base_dir, d) for d in config.rules]
     pack = _load_pack(rule_dirs, cwd)
+    infos = [r.info for r in pack]
+    if config is not None:
+        from engine.config import ConfigError, check_rule_names
+
+        try:
+            check_rule_names(config, infos)
+        except ConfigError as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 2
+    from engine.selectors import unknown_selector
+
+    for option, values in (("--select", args.select), ("--ignore", args.ignore)):
+        for sel in _split(values):
+            why = unknown_selector(sel, infos)
+            if why:
+                raise _Usage(f"{option}: {why}")
     select = _split(args.select) or (list(config.select) if config else [])
     ignore = _split(args.ignore) + (list(config.ignore) if config else [])
     severity = dict(config.severity) if config else {}

@@ -22,6 +22,7 @@ from engine.findings import Finding, Problem, RunResult, Unresolved
 from engine.model import KIND_PARAMETERS, KIND_ROLES, KIND_TEMPLATE, Document, Mapped, Resource
 from engine.rulepack import Rule, bundled_rules_dir, load_rules
 from engine.run_index import RunIndex
+from engine.selectors import matches
 from engine.source import JsonPath, SourceFile
 from engine.values import Located, Unknown, ci_get
 
@@ -49,12 +50,7 @@ class UsageError(Exception):
 
 def rule_matches(rule: Rule, selector: str) -> bool:
     """A selector names a rule id, a tag, or an id prefix such as ``HUB``."""
-    s = selector.strip().lower()
-    return (
-        rule.id.lower() == s
-        or s in (t.lower() for t in rule.info.tags)
-        or (s.isalpha() and rule.id.lower().startswith(s))
-    )
+    return matches(rule.id, rule.info.tags, selector)
 
 
 def select_rules(

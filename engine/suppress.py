@@ -15,13 +15,12 @@ import os
 from engine.config import Config, ConfigSuppression
 from engine.discover import glob_match
 from engine.findings import Finding, Problem, RunResult, Suppression
+from engine.selectors import matches
 
 
 def selector_matches(finding: Finding, selector: str) -> bool:
     """Rule id, tag, or id prefix such as ``HUB``; the same selectors as ``--select``."""
-    s = selector.strip().lower()
-    rid = finding.rule_id.lower()
-    return rid == s or s in (t.lower() for t in finding.tags) or (s.isalpha() and rid.startswith(s))
+    return matches(finding.rule_id, finding.tags, selector)
 
 
 def _relative_to(path: str, cwd: str, base_dir: str) -> str:
