@@ -187,9 +187,11 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     opts.jobs = args.jobs
     opts.paths = list(args.paths)
-    opts.excludes = list(args.exclude) + (list(config.exclude) if config else [])
+    opts.excludes = list(args.exclude)
     opts.parameters = list(args.parameters)
     if config:
+        opts.config_dir = config.base_dir
+        opts.config_excludes = list(config.exclude)
         opts.parameter_map = dict(config.parameters)
     rule_dirs = list(args.rules)
     if config:

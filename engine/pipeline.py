@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.discover import discover, display_path, glob_match
+from engine.discover import discover, display_path, glob_match, relative_to_base
 from engine.documents import LoadError, classify, read_source
 from engine.evaluate import Evaluator, Subject
 from engine.findings import Finding, Problem, RunResult, Unresolved
@@ -30,8 +30,12 @@ from engine.values import Located, Unknown, ci_get
 @dataclass
 class Options:
     paths: list[str] = field(default_factory=list)
-    excludes: list[str] = field(default_factory=list)
+    excludes: list[str] = field(default_factory=list)  # globs relative to cwd (command line)
     parameters: list[str] = field(default_factory=list)  # files or name=value
+    # From a configuration file, whose globs are relative to its directory ``config_dir``
+    # (not the working directory, so that a run from a subdirectory reads them the same).
+    config_dir: str = ""
+    config_excludes: list[str] = field(default_factory=list)
     parameter_map: dict[str, list[str]] = field(default_factory=dict)  # template glob -> files
     rule_dirs: list[str] = field(default_factory=list)
     select: list[str] = field(default_factory=list)
@@ -107,7 +111,9 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     jobs = _jobs(options.jobs)
     result = RunResult(fail_on=options.fail_on, strict=options.strict)
     result.rules = [r.info for r in rules]
-    found = discover(options.paths, options.excludes, cwd)
+    config_dir = options.config_dir or cwd
+    found = discover(options.paths,
+                     [*options.excludes, *((config_dir, e) for e in options.config_excludes)], cwd)
     result.errors.extend(found.problems)
 
     cli_problems: list[Problem] = []
@@ -386,8 +392,10 @@ def _parameter_sources_for(
             problems.append(loaded)
         else:
             sources.append(ParameterSource(kind="file", document=loaded))
+    relative = (relative_to_base(abspath, options.config_dir) if options.config_dir
+                else display_path(abspath, cwd))
     for pattern, files in options.parameter_map.items():
-        if glob_match(doc.source.path, pattern):
+        if relative is not None and glob_match(relative, pattern):
             for f in files:
                 loaded = _load_parameter_doc(os.path.join(cwd, f), cwd)
                 if isinstance(loaded, Problem):

@@ -13,7 +13,7 @@ import fnmatch
 import os
 
 from engine.config import Config, ConfigSuppression
-from engine.discover import glob_match
+from engine.discover import glob_match, relative_to_base
 from engine.findings import Finding, Problem, RunResult, Suppression
 from engine.selectors import matches
 
@@ -23,20 +23,14 @@ def selector_matches(finding: Finding, selector: str) -> bool:
     return matches(finding.rule_id, finding.tags, selector)
 
 
-def _relative_to(path: str, cwd: str, base_dir: str) -> str:
-    absolute = os.path.normpath(os.path.join(cwd, path))
-    try:
-        rel = os.path.relpath(absolute, base_dir)
-    except ValueError:  # another drive on Windows
-        return path
-    return rel.replace(os.sep, "/")
-
-
 def suppression_applies(entry: ConfigSuppression, finding: Finding, cwd: str, base_dir: str) -> bool:
     if not selector_matches(finding, entry.rule):
         return False
-    if entry.path and not glob_match(_relative_to(finding.path, cwd, base_dir), entry.path):
-        return False
+    if entry.path:
+        # Relative to the configuration file's directory; a file outside it is out of reach.
+        rel = relative_to_base(os.path.normpath(os.path.join(cwd, finding.path)), base_dir)
+        if rel is None or not glob_match(rel, entry.path):
+            return False
     return not entry.resource or fnmatch.fnmatchcase(
         finding.resource_name.lower(), entry.resource.lower()
     )

@@ -252,3 +252,53 @@ def test_unknown_rule_names_on_the_command_line_are_usage_errors(write: Any, iot
     write("hub.json", bad_hub())
     code, _, err = iotguard("check", option, value)
     assert code == 2 and f"iotguard: error: {message}" in err
+
+
+def _rule_ids(out: str) -> list[tuple[str, str]]:
+    return sorted((f["rule_id"], f["path"].rsplit("/", 1)[-1]) for f in json.loads(out)["findings"]
+                  if "suppressed" not in f)
+
+
+def test_config_exclude_is_relative_to_the_config_file_not_the_working_directory(
+        write: Any, iotguard: Any, tmp_path: Path) -> None:
+    write("infra/legacy/old.json", bad_hub())
+    write("infra/hub.json", bad_hub())
+    write(".iotguard.yaml", "exclude: ['infra/legacy/**']\n")
+    from_root = iotguard("check", "infra", "--format", "json")
+    from_sub = iotguard("check", "--format", "json", cwd=tmp_path / "infra")
+    (tmp_path / "elsewhere").mkdir()
+    from_outside = iotguard("check", str(tmp_path / "infra"), "--config", str(tmp_path / ".iotguard.yaml"),
+                            "--format", "json", cwd=tmp_path / "elsewhere")
+    checked = [json.loads(out)["summary"]["files_checked"] for _, out, _ in (from_root, from_sub, from_outside)]
+    assert checked == [1, 1, 1]
+
+
+def test_config_exclude_does_not_reach_outside_the_config_directory(write: Any, iotguard: Any,
+                                                                    tmp_path: Path) -> None:
+    write("project/.iotguard.yaml", "exclude: ['legacy']\n")
+    write("legacy/hub.json", bad_hub())
+    code, out, _ = iotguard("check", str(tmp_path / "legacy"), "--format", "json", cwd=tmp_path / "project")
+    assert json.loads(out)["summary"]["files_checked"] == 1 and code == 1
+
+
+def test_config_parameter_glob_is_relative_to_the_config_file(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    params = {"disable": {"type": "bool", "defaultValue": True}}
+    write("infra/hub.json", template(hub(**{**GOOD, "disableLocalAuth": "[parameters('disable')]"}),
+                                     parameters=params))
+    write("env/prod.json", {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                            "deploymentParameters.json#", "contentVersion": "1.0.0.0",
+                            "parameters": {"disable": {"value": False}}})
+    write(".iotguard.yaml", "parameters:\n  'infra/*.json': env/prod.json\n")
+    _, from_root, _ = iotguard("check", "infra", "--format", "json")
+    _, from_sub, _ = iotguard("check", "--format", "json", cwd=tmp_path / "infra")
+    assert ("HUB001", "hub.json") in _rule_ids(from_root)
+    assert _rule_ids(from_sub) == _rule_ids(from_root)
+
+
+def test_config_suppression_path_is_relative_to_the_config_file(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    write("infra/lab/hub.json", bad_hub())
+    write(".iotguard.yaml", "suppressions:\n  - {rule: HUB001, path: 'infra/lab/**', reason: lab}\n")
+    _, from_root, _ = iotguard("check", "--format", "json")
+    _, from_sub, _ = iotguard("check", "--format", "json", cwd=tmp_path / "infra" / "lab")
+    assert "HUB001" not in {r for r, _ in _rule_ids(from_root)}
+    assert _rule_ids(from_sub) == _rule_ids(from_root)
