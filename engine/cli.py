@@ -231,7 +231,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.command == "baseline":
         from engine.baseline import write_baseline
 
-        write_baseline(result, os.path.join(cwd, args.output))
+        write_baseline(result, os.path.join(cwd, args.output), cwd)
         n = len(result.active_findings)
         sys.stdout.write(f"baseline: {n} finding{'s' if n != 1 else ''} recorded in {args.output}\n")
         return 2 if result.errors else 0
@@ -240,7 +240,7 @@ def _check(args: argparse.Namespace) -> int:
         from engine.config import ConfigError
 
         try:
-            apply_baseline(result, os.path.join(cwd, args.baseline), args.baseline)
+            apply_baseline(result, os.path.join(cwd, args.baseline), args.baseline, cwd)
         except ConfigError as exc:
             sys.stderr.write(f"{exc}\n")
             return 2

@@ -72,17 +72,13 @@ class Evaluator:
         """What each (rule, subject) pair produced, keyed by (rule index, subject index)
         in evaluation order; only pairs that produced something.  ``part`` limits the
         subjects (by index) so that processes can share the work and merge by key."""
-        applicable = _Applicable(subjects, part)
-        for ri, rule in enumerate(self.rules):
-            for si, subject in applicable.to(rule):
-                if subject.is_builtin and not rule.include_builtin:
-                    continue
-                findings: list[Finding] = []
-                unresolved: list[Unresolved] = []
-                known = len(self.problems)
-                self._evaluate(rule, subject, findings, unresolved)
-                if findings or unresolved or len(self.problems) > known:
-                    yield (ri, si), findings, unresolved, self.problems[known:]
+        for ri, rule, si, subject in pairs(self.rules, subjects, part):
+            findings: list[Finding] = []
+            unresolved: list[Unresolved] = []
+            known = len(self.problems)
+            self._evaluate(rule, subject, findings, unresolved)
+            if findings or unresolved or len(self.problems) > known:
+                yield (ri, si), findings, unresolved, self.problems[known:]
 
     def release(self) -> None:
         """Let go of the run and the last subject (see ``engine.pipeline``)."""
@@ -255,6 +251,18 @@ class Evaluator:
             return
         self._reported_rule_errors.add(rule.id)
         self.problems.append(Problem(rule.info.source, 1, 1, f"rule {rule.id}: {message}"))
+
+
+def pairs(
+    rules: Sequence[Rule], subjects: Sequence[Subject], part: range | None = None,
+) -> Iterator[tuple[int, Rule, int, Subject]]:
+    """Every (rule, subject) pair a run evaluates, in evaluation order, with indexes."""
+    applicable = _Applicable(subjects, part)
+    for ri, rule in enumerate(rules):
+        for si, subject in applicable.to(rule):
+            if subject.is_builtin and not rule.include_builtin:
+                continue
+            yield ri, rule, si, subject
 
 
 class _Applicable:

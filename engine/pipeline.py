@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.discover import discover, display_path, glob_match, relative_to_base
 from engine.documents import LoadError, classify, read_source
-from engine.evaluate import Evaluator, Subject
+from engine.evaluate import Evaluator, Subject, pairs
 from engine.findings import Finding, Problem, RunResult, Unresolved
 from engine.model import KIND_PARAMETERS, KIND_ROLES, KIND_TEMPLATE, Document, Mapped, Resource
 from engine.rulepack import Rule, bundled_rules_dir, load_rules
@@ -145,6 +145,10 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
 
     _assignments(index, subjects, result)
     findings, unresolved, problems = _evaluate_all(rules, index, subjects, jobs)
+    result.evaluated = sorted({
+        (subject.locate(()).source.path, rule.id, subject.type, subject.name)
+        for _, rule, _, subject in pairs(rules, subjects)
+    })
     result.findings.extend(findings)
     result.unresolved.extend(unresolved)
     result.errors.extend(problems)

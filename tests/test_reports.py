@@ -139,6 +139,66 @@ def test_junit_clean_file_has_a_passing_case_and_errors_are_errors() -> None:
     assert names["bad.json"].get("errors") == "1"
 
 
+HUB = ("infra/hub one.json", "Microsoft.Devices/IotHubs", "hub1")
+
+
+def evaluated(*rule_ids: str) -> list[tuple[str, str, str, str]]:
+    return [(HUB[0], rule_id, HUB[1], HUB[2]) for rule_id in rule_ids]
+
+
+def _cases(root: ET.Element) -> dict[str, str]:
+    """testcase name -> outcome (failure, error, skipped or passed)."""
+    out = {}
+    for case in root.iter("testcase"):
+        kinds = [c.tag for c in case if c.tag in ("failure", "error", "skipped")]
+        out[case.get("name") or ""] = kinds[0] if kinds else "passed"
+    return out
+
+
+def test_junit_rules_evaluated_without_finding_are_passing_testcases() -> None:
+    r = result(finding(), evaluated=evaluated("HUB001", "HUB011"))
+    assert _cases(ET.fromstring(junit.render(r))) == {"HUB001 hub1": "failure", "HUB011 hub1": "passed"}
+
+
+def test_junit_unresolved_is_skipped_or_with_strict_a_failure() -> None:
+    u = Unresolved("HUB001", "high", RULE.title, "m", HUB[0], 2, 3, HUB[1], HUB[2], inputs=("parameter 'p'",))
+    r = result(unresolved=[u], evaluated=evaluated("HUB001"))
+    assert _cases(ET.fromstring(junit.render(r))) == {"HUB001 hub1": "skipped"}
+    r.strict = True
+    assert _cases(ET.fromstring(junit.render(r))) == {"HUB001 hub1": "failure"}
+
+
+def test_junit_counts_add_up_on_every_suite_and_the_root() -> None:
+    from engine.findings import StaleBaselineEntry
+
+    u = Unresolved("HUB005", "medium", "tls", "m", HUB[0], 2, 3, HUB[1], HUB[2])
+    r = result(finding(), finding(rule_id="HUB011", severity="low", suppression=Suppression("config", "ok")),
+               unresolved=[u], errors=[Problem("bad.json", 1, 2, "truncated"), Problem(HUB[0], 1, 1, "odd")],
+               evaluated=evaluated("HUB001", "HUB002", "HUB005", "HUB011"),
+               stale_baseline=[StaleBaselineEntry({"rule_id": "HUB003", "path": "x.json"}, "base.json", 7)])
+    root = ET.fromstring(junit.render(r))
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for suite in root.findall("testsuite"):
+        cases = suite.findall("testcase")
+        expected = {"tests": len(cases), "failures": len(suite.findall("testcase/failure")),
+                    "errors": len(suite.findall("testcase/error")), "skipped": len(suite.findall("testcase/skipped"))}
+        assert {k: int(suite.get(k) or -1) for k in expected} == expected
+        for k, v in expected.items():
+            totals[k] += v
+    assert {k: int(root.get(k) or -1) for k in totals} == totals == {"tests": 7, "failures": 1, "errors": 2,
+                                                                       "skipped": 2}
+
+
+def test_junit_from_the_cli_has_a_passing_case_per_rule_and_resource(write: Any, iotguard: Any) -> None:
+    from tests.test_cli import good_hub
+
+    write("hub.json", good_hub())
+    _, out, _ = iotguard("check", "--format", "junit")
+    cases = _cases(ET.fromstring(out))
+    assert cases["HUB001 hub1"] == "passed" and cases["HUB005 hub1"] == "passed"
+    assert set(cases.values()) == {"passed"}
+
+
 def test_junit_strips_characters_xml_cannot_carry() -> None:
     text = junit.render(result(finding(message="bad \x01 byte")))
     assert "\x01" not in text and ET.fromstring(text) is not None

@@ -133,6 +133,13 @@ def to_dict(result: RunResult, base_dir: str = "") -> dict[str, Any]:
         })
     notifications = [_notification(e, "error") for e in result.errors]
     notifications += [_notification(w, "warning") for w in (*result.warnings, *result.not_checked)]
+    # Not a problem of the run, but the baseline file wants pruning: say so where it is.
+    notifications += [
+        {**_notification(Problem(s.baseline, s.line, 1, s.message, "note"), "note"),
+         "descriptor": {"id": "stale-baseline-entry"},
+         "properties": {"baselineEntry": s.entry}}
+        for s in result.stale_baseline
+    ]
     run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "iotguard", "version": __version__, "semanticVersion": __version__,
