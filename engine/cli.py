@@ -220,6 +220,7 @@ def _check(args: argparse.Namespace) -> int:
     opts.fail_on = fail_on
     opts.strict = bool(getattr(args, "strict", False))
     rules = select_rules(pack, select, ignore, severity)
+    opts.known_rules = infos
     result = run(opts, rules)
 
     if config is not None:

@@ -8,6 +8,7 @@ Each stage has a small typed interface: ``engine.documents`` loads, ``engine.arm
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 from engine.discover import discover, display_path, glob_match, relative_to_base
 from engine.documents import LoadError, classify, read_source
 from engine.evaluate import Evaluator, Subject, pairs
-from engine.findings import Finding, Problem, RunResult, Unresolved
+from engine.findings import Finding, Problem, RuleInfo, RunResult, Unresolved
 from engine.model import KIND_PARAMETERS, KIND_ROLES, KIND_TEMPLATE, Document, Mapped, Resource
 from engine.rulepack import Rule, bundled_rules_dir, load_rules
 from engine.run_index import RunIndex
@@ -46,6 +47,10 @@ class Options:
     cwd: str = ""
     no_bundled_rules: bool = False
     jobs: int | None = None  # processes; None: one per available CPU
+    today: datetime.date | None = None  # when suppressions expire; None: today
+    # Every rule of the loaded pack (before --select/--ignore): what inline suppressions
+    # may name. Empty: the rules the run is given.
+    known_rules: list[RuleInfo] = field(default_factory=list)
 
 
 class UsageError(Exception):
@@ -143,6 +148,7 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
         subjects.extend(item.subjects)
     del loaded
 
+    _check_inline_rules(subjects, options.known_rules or [r.info for r in rules], result)
     _assignments(index, subjects, result)
     findings, unresolved, problems = _evaluate_all(rules, index, subjects, jobs)
     result.evaluated = sorted({
@@ -154,6 +160,15 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     result.errors.extend(problems)
     result.sort()
     return result
+
+
+def _check_inline_rules(subjects: list[Subject], known: Sequence[RuleInfo], result: RunResult) -> None:
+    from engine.suppress import check_inline_rules
+
+    for subject in subjects:
+        if subject.suppress:
+            subject.suppress, errors = check_inline_rules(subject.suppress, known)
+            result.errors.extend(errors)
 
 
 # ----------------------------------------------------------------------------- files
@@ -201,7 +216,7 @@ class _FileWork:
         if doc.kind == KIND_TEMPLATE:
             sources = _parameter_sources_for(doc, self.options, self.cwd, self.run_parameters,
                                              out.errors) + self.cli_params
-            _expand(doc, sources, out, self.cwd)
+            _expand(doc, sources, out, self.cwd, self.options.today or datetime.date.today())
         elif doc.kind == KIND_ROLES:
             _roles(doc, out)
         return out
@@ -431,7 +446,7 @@ def _cli_parameter_sources(values: Sequence[str], cwd: str, problems: list[Probl
     return out
 
 
-def _expand(doc: Document, sources: list[Any], out: _Loaded, cwd: str) -> None:
+def _expand(doc: Document, sources: list[Any], out: _Loaded, cwd: str, today: datetime.date) -> None:
     from engine.arm.expander import expand
 
     base_dir = os.path.dirname(_doc_abspath(doc))
@@ -470,7 +485,10 @@ def _expand(doc: Document, sources: list[Any], out: _Loaded, cwd: str) -> None:
     for r in live:
         if r.existing:
             continue
-        out.subjects.append(resource_subject(r, doc))
+        problems: list[Problem] = []
+        out.subjects.append(resource_subject(r, doc, today, problems))
+        out.errors.extend(p for p in problems if p.severity == "error")
+        out.warnings.extend(p for p in problems if p.severity != "error")
         if r.type_lower == "microsoft.authorization/roledefinitions":
             from engine.rbac import role_body, role_from_resource
 
@@ -491,22 +509,23 @@ def _raw_at(doc: Document, path: JsonPath) -> Any:
     return cur
 
 
-def resource_subject(r: Resource, doc: Document) -> Subject:
+def resource_subject(r: Resource, doc: Document, today: datetime.date | None = None,
+                     problems: list[Problem] | None = None) -> Subject:
+    """The subject rules see for resource ``r``; ``problems`` receives what is wrong
+    with its inline suppressions (errors) or no longer applies (warnings)."""
+    from engine.suppress import read_inline
+
     raw = _raw_at(doc, r.path)
     raw_name = raw.get("name") if isinstance(raw, dict) else None
     name = r.name if isinstance(r.name, str) else str(r.name)
     note = ""
     if isinstance(r.condition, Unknown):
         note = f"deployed only if its condition holds, which is unknown: {r.condition.describe()}"
-    suppress: list[tuple[str, str, Mapped]] = []
-    meta = ci_get(ci_get(r.body, "metadata"), "iotguard")
-    entries = ci_get(meta, "suppress")
-    if isinstance(entries, list):
-        for i, e in enumerate(entries):
-            rule = ci_get(e, "rule")
-            reason = ci_get(e, "reason")
-            if isinstance(rule, str) and isinstance(reason, str) and reason.strip():
-                suppress.append((rule, reason, r.map(("metadata", "iotguard", "suppress", i))))
+    today = today or datetime.date.today()
+    suppress, errors, warnings = read_inline(ci_get(r.body, "metadata"), r.map, today)
+    if problems is not None:
+        problems.extend(errors)
+        problems.extend(warnings)
     return Subject(
         kind="resource",
         body=r.body,
