@@ -51,6 +51,42 @@ def test_sarif_validates_against_the_2_1_0_schema() -> None:
     jsonschema.validators.validator_for(schema)(schema).validate(doc)
 
 
+def test_sarif_from_the_cli_validates_against_the_2_1_0_schema(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    """Real output, with every kind of result a run produces: findings, a suppressed
+    finding, an unresolved result, an input error, a file outside the working
+    directory (absolute URI) and a stale baseline entry."""
+    if not SARIF_SCHEMA.is_file():
+        pytest.skip("SARIF schema not available (shared material absent)")
+    import jsonschema
+
+    from tests.conftest import hub, template
+    from tests.test_cli import GOOD, bad_hub
+
+    h = hub(**{**GOOD, "disableLocalAuth": False, "minTlsVersion": "1.0",
+               "publicNetworkAccess": "[parameters('access')]"})
+    h["metadata"] = {"iotguard": {"suppress": [{"rule": "HUB005", "reason": "old devices"}]}}
+    write("work/infra/hub.json", template(h, parameters={"access": {"type": "string"}}))
+    write("work/infra/broken.json", '{"resources": [')
+    outside = write("shared/hub.json", bad_hub())
+    write("work/old.json", template(hub("gone", **{**GOOD, "disableLocalAuth": False})))
+    work = tmp_path / "work"
+    iotguard("baseline", "old.json", cwd=work)
+    write("work/old.json", template(hub("gone", **GOOD)))
+    code, out, _ = iotguard("check", "infra", "old.json", str(outside), "--format", "sarif",
+                            "--baseline", ".iotguard-baseline.json", cwd=work)
+    doc = json.loads(out)
+    run = doc["runs"][0]
+    results = run["results"]
+    assert code == 2
+    assert any(r.get("suppressions") for r in results) and any(r.get("kind") == "review" for r in results)
+    assert any(r["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": outside.as_uri()}
+               for r in results)
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert {n["level"] for n in notes} >= {"error", "note"}
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.validators.validator_for(schema)(schema).validate(doc)
+
+
 def test_sarif_describes_every_rule_that_ran_with_numeric_security_severity() -> None:
     doc = json.loads(sarif.render(result()))
     rules = doc["runs"][0]["tool"]["driver"]["rules"]
