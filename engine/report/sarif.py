@@ -1,9 +1,10 @@
 """``--format sarif``: SARIF 2.1.0 for GitHub code scanning and Azure DevOps.
 
 Every rule that ran is a ``reportingDescriptor`` (GitHub reads ``security-severity`` from
-its properties); results carry a relative ``uri`` under ``%SRCROOT%`` and a fingerprint
-that survives line moves; suppressed findings keep their justification; input errors are
-tool notifications, so a broken file is visible in the same upload.
+its properties); results carry a relative ``uri`` under ``%SRCROOT%`` (an absolute
+``file:`` URI for files outside it) and a fingerprint that survives line moves; suppressed
+findings keep their justification; input errors and stale baseline entries are tool
+notifications, so a broken file is visible in the same upload.
 """
 
 from __future__ import annotations
