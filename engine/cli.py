@@ -188,14 +188,32 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     opts.jobs = args.jobs
     opts.paths = list(args.paths)
-    opts.excludes = list(args.exclude) + (list(config.exclude) if config else [])
+    opts.excludes = list(args.exclude)
     opts.parameters = list(args.parameters)
     if config:
+        opts.config_dir = config.base_dir
+        opts.config_excludes = list(config.exclude)
         opts.parameter_map = dict(config.parameters)
     rule_dirs = list(args.rules)
     if config:
         rule_dirs += [os.path.join(config.base_dir, d) for d in config.rules]
     pack = _load_pack(rule_dirs, cwd)
+    infos = [r.info for r in pack]
+    if config is not None:
+        from engine.config import ConfigError, check_rule_names
+
+        try:
+            check_rule_names(config, infos)
+        except ConfigError as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 2
+    from engine.selectors import unknown_selector
+
+    for option, values in (("--select", args.select), ("--ignore", args.ignore)):
+        for sel in _split(values):
+            why = unknown_selector(sel, infos)
+            if why:
+                raise _Usage(f"{option}: {why}")
     select = _split(args.select) or (list(config.select) if config else [])
     ignore = _split(args.ignore) + (list(config.ignore) if config else [])
     severity = dict(config.severity) if config else {}
@@ -203,6 +221,7 @@ def _check(args: argparse.Namespace) -> int:
     opts.fail_on = fail_on
     opts.strict = bool(getattr(args, "strict", False))
     rules = select_rules(pack, select, ignore, severity)
+    opts.known_rules = infos
     result = run(opts, rules)
 
     if config is not None:
@@ -214,7 +233,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.command == "baseline":
         from engine.baseline import write_baseline
 
-        write_baseline(result, os.path.join(cwd, args.output))
+        write_baseline(result, os.path.join(cwd, args.output), cwd)
         n = len(result.active_findings)
         sys.stdout.write(f"baseline: {n} finding{'s' if n != 1 else ''} recorded in {args.output}\n")
         return 2 if result.errors else 0
@@ -223,7 +242,7 @@ def _check(args: argparse.Namespace) -> int:
         from engine.config import ConfigError
 
         try:
-            apply_baseline(result, os.path.join(cwd, args.baseline), args.baseline)
+            apply_baseline(result, os.path.join(cwd, args.baseline), args.baseline, cwd)
         except ConfigError as exc:
             sys.stderr.write(f"{exc}\n")
             return 2

@@ -32,12 +32,16 @@ def display_path(abspath: str, cwd: str) -> str:
 
 def glob_match(path: str, pattern: str) -> bool:
     """Match a relative path against a glob: ``*`` within a segment, ``**`` across
-    segments; a pattern without ``/`` also matches any single segment (like .gitignore)."""
+    segments; a pattern without ``/`` also matches any single segment (like .gitignore).
+    A leading ``./`` means "from here" and is dropped; a leading dot that belongs to a
+    name (``.azure/**``) is kept."""
     path = path.replace("\\", "/")
     pattern = pattern.replace("\\", "/").rstrip("/")
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
     if "/" not in pattern:
         return any(fnmatch.fnmatchcase(seg, pattern) for seg in path.split("/"))
-    return _match_segments(path.split("/"), pattern.lstrip("./").split("/"))
+    return _match_segments(path.split("/"), pattern.split("/"))
 
 
 def _match_segments(parts: list[str], pats: list[str]) -> bool:
@@ -54,12 +58,35 @@ def _match_segments(parts: list[str], pats: list[str]) -> bool:
     return False
 
 
-def discover(paths: Sequence[str], excludes: Sequence[str], cwd: str) -> Discovered:
+def relative_to_base(abspath: str, base: str) -> str | None:
+    """``abspath`` as a glob written in a file in ``base`` sees it: relative with forward
+    slashes, or None when it lies outside ``base`` (out of that file's reach)."""
+    try:
+        rel = os.path.relpath(abspath, base)
+    except ValueError:  # another drive on Windows
+        return None
+    if rel == ".." or rel.startswith(".." + os.sep):
+        return None
+    return rel.replace(os.sep, "/")
+
+
+def discover(paths: Sequence[str], excludes: Sequence[str | tuple[str, str]], cwd: str) -> Discovered:
+    """``excludes`` are command-line globs, matched against the displayed path (relative
+    to ``cwd``, or absolute outside it), or (base directory, glob) pairs for globs written
+    in a configuration file, matched relative to that file's directory."""
     out = Discovered()
     seen: set[str] = set()
 
     def excluded(display: str) -> bool:
-        return any(glob_match(display, p) for p in excludes)
+        for e in excludes:
+            if isinstance(e, str):
+                rel: str | None = display
+                pattern = e
+            else:
+                rel, pattern = relative_to_base(os.path.join(cwd, display), e[0]), e[1]
+            if rel is not None and glob_match(rel, pattern):
+                return True
+        return False
 
     def add(abspath: str) -> None:
         real = os.path.realpath(abspath)

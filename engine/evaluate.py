@@ -19,8 +19,20 @@ from engine.findings import Finding, Problem, Suppression, Unresolved
 from engine.jfunctions import RuleFunctions, make_options
 from engine.model import Mapped
 from engine.rulepack import Condition, Rule
+from engine.selectors import matches
 from engine.source import JsonPath
 from engine.values import CIDict, Unknown, tracking
+
+
+@dataclass
+class InlineSuppression:
+    """A valid ``metadata.iotguard.suppress`` entry of a resource (see engine.suppress)."""
+
+    rule: str  # rule id, tag or id prefix
+    reason: str
+    where: Mapped  # the entry, for reports
+    expires: str = ""  # YYYY-MM-DD, or "" for none
+    rule_at: Mapped | None = None  # the ``rule`` value, for an unknown-rule error
 
 
 @dataclass
@@ -37,7 +49,7 @@ class Subject:
     api_version: str = ""
     is_builtin: bool = False
     condition_note: str = ""  # set when the resource's own condition is unknown
-    suppress: list[tuple[str, str, Mapped]] = field(default_factory=list)  # (rule, reason, where)
+    suppress: list[InlineSuppression] = field(default_factory=list)
     obj: Any = None  # the Resource / RoleDefinition / RoleAssignment / Template
 
     @property
@@ -72,17 +84,13 @@ class Evaluator:
         """What each (rule, subject) pair produced, keyed by (rule index, subject index)
         in evaluation order; only pairs that produced something.  ``part`` limits the
         subjects (by index) so that processes can share the work and merge by key."""
-        applicable = _Applicable(subjects, part)
-        for ri, rule in enumerate(self.rules):
-            for si, subject in applicable.to(rule):
-                if subject.is_builtin and not rule.include_builtin:
-                    continue
-                findings: list[Finding] = []
-                unresolved: list[Unresolved] = []
-                known = len(self.problems)
-                self._evaluate(rule, subject, findings, unresolved)
-                if findings or unresolved or len(self.problems) > known:
-                    yield (ri, si), findings, unresolved, self.problems[known:]
+        for ri, rule, si, subject in pairs(self.rules, subjects, part):
+            findings: list[Finding] = []
+            unresolved: list[Unresolved] = []
+            known = len(self.problems)
+            self._evaluate(rule, subject, findings, unresolved)
+            if findings or unresolved or len(self.problems) > known:
+                yield (ri, si), findings, unresolved, self.problems[known:]
 
     def release(self) -> None:
         """Let go of the run and the last subject (see ``engine.pipeline``)."""
@@ -257,6 +265,18 @@ class Evaluator:
         self.problems.append(Problem(rule.info.source, 1, 1, f"rule {rule.id}: {message}"))
 
 
+def pairs(
+    rules: Sequence[Rule], subjects: Sequence[Subject], part: range | None = None,
+) -> Iterator[tuple[int, Rule, int, Subject]]:
+    """Every (rule, subject) pair a run evaluates, in evaluation order, with indexes."""
+    applicable = _Applicable(subjects, part)
+    for ri, rule in enumerate(rules):
+        for si, subject in applicable.to(rule):
+            if subject.is_builtin and not rule.include_builtin:
+                continue
+            yield ri, rule, si, subject
+
+
 class _Applicable:
     """Subjects grouped by kind and type, so that a rule meets only the subjects it is
     about (a 5,000-hub run need not offer every hub to every role rule)."""
@@ -415,9 +435,9 @@ def _provenance(mapped: Mapped, exists: bool, line: int, value: Any) -> str:
 
 
 def _inline_suppression(rule: Rule, subject: Subject) -> Suppression | None:
-    for target, reason, where in subject.suppress:
-        t = target.lower()
-        if t == rule.id.lower() or t in (x.lower() for x in rule.info.tags):
-            line, _ = where.source.locate(where.path)
-            return Suppression(kind="inline", reason=reason, location=f"{where.source.path}:{line}")
+    for entry in subject.suppress:
+        if matches(rule.id, rule.info.tags, entry.rule):
+            line, _ = entry.where.source.locate(entry.where.path)
+            return Suppression(kind="inline", reason=entry.reason,
+                               location=f"{entry.where.source.path}:{line}", expires=entry.expires)
     return None

@@ -69,8 +69,13 @@ class Finding:
     # ``builtins.property``: the ``property`` field above shadows the builtin here.
     @builtins.property
     def fingerprint(self) -> str:
+        return self.fingerprint_at(self.path)
+
+    def fingerprint_at(self, path: str) -> str:
+        """The fingerprint with the file named as ``path`` (a baseline names files
+        relative to itself, not to the directory a run happens to start in)."""
         basis = "|".join(
-            (self.rule_id, self.path.replace("\\", "/"), self.resource_key or self.resource_name,
+            (self.rule_id, path.replace("\\", "/"), self.resource_key or self.resource_name,
              self.property)
         )
         return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
@@ -158,6 +163,24 @@ class Problem:
                 "message": self.message}
 
 
+@dataclass(frozen=True)
+class StaleBaselineEntry:
+    """A baseline entry for a file and rule this run checked that no longer occurs."""
+
+    entry: dict[str, Any]  # as recorded in the baseline
+    baseline: str  # the baseline file, as given
+    line: int  # where the entry is written in it
+
+    @builtins.property
+    def message(self) -> str:
+        e = self.entry
+        what = f"{e.get('rule_id', '?')} on {e.get('resource_name') or 'the file'} in {e.get('path', '?')}"
+        return f"baseline entry no longer occurs ({what}); remove it from the baseline"
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.entry, "baseline": self.baseline, "line": self.line}
+
+
 @dataclass
 class RunResult:
     findings: list[Finding] = field(default_factory=list)
@@ -168,7 +191,10 @@ class RunResult:
     files_checked: list[str] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)
     not_checked: list[Problem] = field(default_factory=list)  # linked templates not followed
-    stale_baseline: list[dict[str, Any]] = field(default_factory=list)
+    stale_baseline: list[StaleBaselineEntry] = field(default_factory=list)
+    # Every (file, rule id, resource type, resource name) a rule was evaluated on, so
+    # reports can show what passed, not only what failed (JUnit).
+    evaluated: list[tuple[str, str, str, str]] = field(default_factory=list)
     fail_on: str = "medium"
     strict: bool = False
 
@@ -180,6 +206,7 @@ class RunResult:
         self.not_checked.sort(key=Problem.sort_key)
         self.files_checked.sort()
         self.files_skipped.sort()
+        self.evaluated.sort()
 
     @property
     def active_findings(self) -> list[Finding]:

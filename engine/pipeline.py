@@ -8,6 +8,7 @@ Each stage has a small typed interface: ``engine.documents`` loads, ``engine.arm
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -15,13 +16,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.discover import discover, display_path, glob_match
+from engine.discover import discover, display_path, glob_match, relative_to_base
 from engine.documents import LoadError, classify, read_source
-from engine.evaluate import Evaluator, Subject
-from engine.findings import Finding, Problem, RunResult, Unresolved
+from engine.evaluate import Evaluator, Subject, pairs
+from engine.findings import Finding, Problem, RuleInfo, RunResult, Unresolved
 from engine.model import KIND_PARAMETERS, KIND_ROLES, KIND_TEMPLATE, Document, Mapped, Resource
 from engine.rulepack import Rule, bundled_rules_dir, load_rules
 from engine.run_index import RunIndex
+from engine.selectors import matches
 from engine.source import JsonPath, SourceFile
 from engine.values import Located, Unknown, ci_get
 
@@ -29,8 +31,12 @@ from engine.values import Located, Unknown, ci_get
 @dataclass
 class Options:
     paths: list[str] = field(default_factory=list)
-    excludes: list[str] = field(default_factory=list)
+    excludes: list[str] = field(default_factory=list)  # globs relative to cwd (command line)
     parameters: list[str] = field(default_factory=list)  # files or name=value
+    # From a configuration file, whose globs are relative to its directory ``config_dir``
+    # (not the working directory, so that a run from a subdirectory reads them the same).
+    config_dir: str = ""
+    config_excludes: list[str] = field(default_factory=list)
     parameter_map: dict[str, list[str]] = field(default_factory=dict)  # template glob -> files
     rule_dirs: list[str] = field(default_factory=list)
     select: list[str] = field(default_factory=list)
@@ -41,6 +47,10 @@ class Options:
     cwd: str = ""
     no_bundled_rules: bool = False
     jobs: int | None = None  # processes; None: one per available CPU
+    today: datetime.date | None = None  # when suppressions expire; None: today
+    # Every rule of the loaded pack (before --select/--ignore): what inline suppressions
+    # may name. Empty: the rules the run is given.
+    known_rules: list[RuleInfo] = field(default_factory=list)
 
 
 class UsageError(Exception):
@@ -49,12 +59,7 @@ class UsageError(Exception):
 
 def rule_matches(rule: Rule, selector: str) -> bool:
     """A selector names a rule id, a tag, or an id prefix such as ``HUB``."""
-    s = selector.strip().lower()
-    return (
-        rule.id.lower() == s
-        or s in (t.lower() for t in rule.info.tags)
-        or (s.isalpha() and rule.id.lower().startswith(s))
-    )
+    return matches(rule.id, rule.info.tags, selector)
 
 
 def select_rules(
@@ -111,7 +116,9 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     jobs = _jobs(options.jobs)
     result = RunResult(fail_on=options.fail_on, strict=options.strict)
     result.rules = [r.info for r in rules]
-    found = discover(options.paths, options.excludes, cwd)
+    config_dir = options.config_dir or cwd
+    found = discover(options.paths,
+                     [*options.excludes, *((config_dir, e) for e in options.config_excludes)], cwd)
     result.errors.extend(found.problems)
 
     cli_problems: list[Problem] = []
@@ -141,13 +148,27 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
         subjects.extend(item.subjects)
     del loaded
 
+    _check_inline_rules(subjects, options.known_rules or [r.info for r in rules], result)
     _assignments(index, subjects, result)
     findings, unresolved, problems = _evaluate_all(rules, index, subjects, jobs)
+    result.evaluated = sorted({
+        (subject.locate(()).source.path, rule.id, subject.type, subject.name)
+        for _, rule, _, subject in pairs(rules, subjects)
+    })
     result.findings.extend(findings)
     result.unresolved.extend(unresolved)
     result.errors.extend(problems)
     result.sort()
     return result
+
+
+def _check_inline_rules(subjects: list[Subject], known: Sequence[RuleInfo], result: RunResult) -> None:
+    from engine.suppress import check_inline_rules
+
+    for subject in subjects:
+        if subject.suppress:
+            subject.suppress, errors = check_inline_rules(subject.suppress, known)
+            result.errors.extend(errors)
 
 
 # ----------------------------------------------------------------------------- files
@@ -195,7 +216,7 @@ class _FileWork:
         if doc.kind == KIND_TEMPLATE:
             sources = _parameter_sources_for(doc, self.options, self.cwd, self.run_parameters,
                                              out.errors) + self.cli_params
-            _expand(doc, sources, out, self.cwd)
+            _expand(doc, sources, out, self.cwd, self.options.today or datetime.date.today())
         elif doc.kind == KIND_ROLES:
             _roles(doc, out)
         return out
@@ -392,8 +413,10 @@ def _parameter_sources_for(
             problems.append(loaded)
         else:
             sources.append(ParameterSource(kind="file", document=loaded))
+    relative = (relative_to_base(abspath, options.config_dir) if options.config_dir
+                else display_path(abspath, cwd))
     for pattern, files in options.parameter_map.items():
-        if glob_match(doc.source.path, pattern):
+        if relative is not None and glob_match(relative, pattern):
             for f in files:
                 loaded = _load_parameter_doc(os.path.join(cwd, f), cwd)
                 if isinstance(loaded, Problem):
@@ -425,7 +448,7 @@ def _cli_parameter_sources(values: Sequence[str], cwd: str, problems: list[Probl
     return out
 
 
-def _expand(doc: Document, sources: list[Any], out: _Loaded, cwd: str) -> None:
+def _expand(doc: Document, sources: list[Any], out: _Loaded, cwd: str, today: datetime.date) -> None:
     from engine.arm.expander import expand
 
     base_dir = os.path.dirname(_doc_abspath(doc))
@@ -464,7 +487,10 @@ def _expand(doc: Document, sources: list[Any], out: _Loaded, cwd: str) -> None:
     for r in live:
         if r.existing:
             continue
-        out.subjects.append(resource_subject(r, doc))
+        problems: list[Problem] = []
+        out.subjects.append(resource_subject(r, doc, today, problems))
+        out.errors.extend(p for p in problems if p.severity == "error")
+        out.warnings.extend(p for p in problems if p.severity != "error")
         if r.type_lower == "microsoft.authorization/roledefinitions":
             from engine.rbac import role_body, role_from_resource
 
@@ -485,22 +511,23 @@ def _raw_at(doc: Document, path: JsonPath) -> Any:
     return cur
 
 
-def resource_subject(r: Resource, doc: Document) -> Subject:
+def resource_subject(r: Resource, doc: Document, today: datetime.date | None = None,
+                     problems: list[Problem] | None = None) -> Subject:
+    """The subject rules see for resource ``r``; ``problems`` receives what is wrong
+    with its inline suppressions (errors) or no longer applies (warnings)."""
+    from engine.suppress import read_inline
+
     raw = _raw_at(doc, r.path)
     raw_name = raw.get("name") if isinstance(raw, dict) else None
     name = r.name if isinstance(r.name, str) else str(r.name)
     note = ""
     if isinstance(r.condition, Unknown):
         note = f"deployed only if its condition holds, which is unknown: {r.condition.describe()}"
-    suppress: list[tuple[str, str, Mapped]] = []
-    meta = ci_get(ci_get(r.body, "metadata"), "iotguard")
-    entries = ci_get(meta, "suppress")
-    if isinstance(entries, list):
-        for i, e in enumerate(entries):
-            rule = ci_get(e, "rule")
-            reason = ci_get(e, "reason")
-            if isinstance(rule, str) and isinstance(reason, str) and reason.strip():
-                suppress.append((rule, reason, r.map(("metadata", "iotguard", "suppress", i))))
+    today = today or datetime.date.today()
+    suppress, errors, warnings = read_inline(ci_get(r.body, "metadata"), r.map, today)
+    if problems is not None:
+        problems.extend(errors)
+        problems.extend(warnings)
     return Subject(
         kind="resource",
         body=r.body,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -118,6 +118,11 @@ def short_message(err: Any) -> str:
             got = next((t for t in ("boolean", "integer", "number", "string", "array", "null")
                         if checker.is_type(err.instance, t)), type(err.instance).__name__)
             return f"expected {' or '.join(dict.fromkeys(names))}, got {got}"
+    if err.validator == "pattern":
+        # A regular expression is no explanation: schemas say in words what they expect.
+        expected = err.schema.get("x-expected") if isinstance(err.schema, dict) else None
+        if expected:
+            return f"{err.instance!r} is not {expected}"
     if err.validator == "enum":
         return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
     if err.validator == "required":
@@ -131,6 +136,30 @@ def short_message(err: Any) -> str:
     return str(err.message)
 
 
+class Positions(Protocol):
+    """Where a value (or a mapping's key) is written in the source, 1-based."""
+
+    def value(self, path: Sequence[Any]) -> tuple[int, int]: ...
+
+    def key(self, path: Sequence[Any], key: str) -> tuple[int, int]: ...
+
+
+class NodePositions:
+    """Positions from a composed YAML node tree."""
+
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+    def value(self, path: Sequence[Any]) -> tuple[int, int]:
+        return mark_of(self.node, path)
+
+    def key(self, path: Sequence[Any], key: str) -> tuple[int, int]:
+        parent = self.node
+        for step in path:
+            parent = descend(parent, step)
+        return key_mark(parent, key)
+
+
 def validate(node: yaml.Node | None, data: Any, schema: Any, what: str = "document") -> SchemaProblem | None:
     """The first schema violation of ``data`` (composed as ``node``), located, or None."""
     found = validate_all(node, data, schema, what)
@@ -138,37 +167,35 @@ def validate(node: yaml.Node | None, data: Any, schema: Any, what: str = "docume
 
 
 def validate_all(
-    node: yaml.Node | None, data: Any, schema: Any, what: str = "document",
+    where: yaml.Node | Positions | None, data: Any, schema: Any, what: str = "document",
+    prefix: Sequence[str] = (),
 ) -> list[SchemaProblem]:
     """Every schema violation of ``data``, located, one per place and message, in
-    document-path order: a user fixing a configuration should see all of them at once."""
+    document-path order: a user fixing a configuration should see all of them at once.
+    ``prefix`` is prepended to the key paths named in messages (``tool.iotguard``)."""
     import jsonschema
 
+    positions = NodePositions(where) if isinstance(where, yaml.Node) else where
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     out: list[SchemaProblem] = []
     for err in errors:
-        problem = _problem(node, err, what)
+        problem = _problem(positions, err, what, list(prefix))
         if problem not in out:
             out.append(problem)
     return out
 
 
-def _problem(node: yaml.Node | None, err: Any, what: str) -> SchemaProblem:
+def _problem(positions: Positions | None, err: Any, what: str, prefix: list[str]) -> SchemaProblem:
     path = list(err.absolute_path)
-    if node is None:
-        return SchemaProblem(1, 1, short_message(err))
+    named = ".".join(str(p) for p in (*prefix, *path))
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         known = list(err.schema.get("properties", {}))
         extra = [k for k in err.instance if k not in known]
-        parent = node
-        for step in path:
-            parent = descend(parent, step)
         if extra:
-            line, col = key_mark(parent, str(extra[0]))
+            line, col = positions.key(path, str(extra[0])) if positions else (1, 1)
             guess = difflib.get_close_matches(str(extra[0]), known, n=1)
             hint = f"; did you mean '{guess[0]}'?" if guess else f"; expected one of: {', '.join(known)}"
-            return SchemaProblem(line, col, f"unknown key '{extra[0]}'{hint}")
-    line, col = mark_of(node, path)
-    where = ".".join(str(p) for p in path) or what
-    return SchemaProblem(line, col, f"{where}: {short_message(err)}")
+            return SchemaProblem(line, col, f"{named + ': ' if named else ''}unknown key '{extra[0]}'{hint}")
+    line, col = positions.value(path) if positions else (1, 1)
+    return SchemaProblem(line, col, f"{named or what}: {short_message(err)}")

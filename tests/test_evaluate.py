@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.evaluate import Evaluator, Subject
+from engine.evaluate import Evaluator, InlineSuppression, Subject
 from engine.model import Mapped, Resource
 from engine.rulepack import Rule, compile_rule_text
 from engine.run_index import RunIndex
@@ -167,7 +167,7 @@ def test_inline_metadata_suppression_marks_the_finding() -> None:
     body = hubbody(x=False)
     body["metadata"] = {"iotguard": {"suppress": [{"rule": "TST001", "reason": "accepted risk"}]}}
     s = subject(body)
-    s.suppress.append(("TST001", "accepted risk", Mapped(s.obj.source, ("resources", 0, "metadata"))))
+    s.suppress.append(InlineSuppression("TST001", "accepted risk", Mapped(s.obj.source, ("resources", 0, "metadata"))))
     f, _ = run(rule(condition="properties.x == `false`"), s)
     assert f[0].suppression is not None and f[0].suppression.reason == "accepted risk"
 

@@ -51,6 +51,42 @@ def test_sarif_validates_against_the_2_1_0_schema() -> None:
     jsonschema.validators.validator_for(schema)(schema).validate(doc)
 
 
+def test_sarif_from_the_cli_validates_against_the_2_1_0_schema(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    """Real output, with every kind of result a run produces: findings, a suppressed
+    finding, an unresolved result, an input error, a file outside the working
+    directory (absolute URI) and a stale baseline entry."""
+    if not SARIF_SCHEMA.is_file():
+        pytest.skip("SARIF schema not available (shared material absent)")
+    import jsonschema
+
+    from tests.conftest import hub, template
+    from tests.test_cli import GOOD, bad_hub
+
+    h = hub(**{**GOOD, "disableLocalAuth": False, "minTlsVersion": "1.0",
+               "publicNetworkAccess": "[parameters('access')]"})
+    h["metadata"] = {"iotguard": {"suppress": [{"rule": "HUB005", "reason": "old devices"}]}}
+    write("work/infra/hub.json", template(h, parameters={"access": {"type": "string"}}))
+    write("work/infra/broken.json", '{"resources": [')
+    outside = write("shared/hub.json", bad_hub())
+    write("work/old.json", template(hub("gone", **{**GOOD, "disableLocalAuth": False})))
+    work = tmp_path / "work"
+    iotguard("baseline", "old.json", cwd=work)
+    write("work/old.json", template(hub("gone", **GOOD)))
+    code, out, _ = iotguard("check", "infra", "old.json", str(outside), "--format", "sarif",
+                            "--baseline", ".iotguard-baseline.json", cwd=work)
+    doc = json.loads(out)
+    run = doc["runs"][0]
+    results = run["results"]
+    assert code == 2
+    assert any(r.get("suppressions") for r in results) and any(r.get("kind") == "review" for r in results)
+    assert any(r["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": outside.as_uri()}
+               for r in results)
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert {n["level"] for n in notes} >= {"error", "note"}
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.validators.validator_for(schema)(schema).validate(doc)
+
+
 def test_sarif_describes_every_rule_that_ran_with_numeric_security_severity() -> None:
     doc = json.loads(sarif.render(result()))
     rules = doc["runs"][0]["tool"]["driver"]["rules"]
@@ -66,6 +102,22 @@ def test_sarif_result_has_relative_uri_region_and_rule_index() -> None:
     assert loc["artifactLocation"] == {"uri": "infra/hub%20one.json", "uriBaseId": "SRCROOT"}
     assert loc["region"] == {"startLine": 12, "startColumn": 9}
     assert res["ruleIndex"] == 0 and res["level"] == "error"
+
+
+def test_sarif_path_outside_the_run_directory_is_a_file_uri_without_base() -> None:
+    res = json.loads(sarif.render(result(finding(path="/srv/other dir/hub.json"))))["runs"][0]["results"][0]
+    assert res["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "file:///srv/other%20dir/hub.json"}
+
+
+def test_sarif_for_a_file_outside_the_working_directory(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    from tests.test_cli import bad_hub
+
+    hub_file = write("elsewhere/hub.json", bad_hub())
+    (tmp_path / "work").mkdir()
+    _, out, _ = iotguard("check", "--format", "sarif", str(hub_file), cwd=tmp_path / "work")
+    [loc] = {json.dumps(r["locations"][0]["physicalLocation"]["artifactLocation"])
+             for r in json.loads(out)["runs"][0]["results"]}
+    assert json.loads(loc) == {"uri": hub_file.as_uri()}
 
 
 def test_sarif_fingerprint_survives_a_line_move() -> None:
@@ -121,6 +173,66 @@ def test_junit_clean_file_has_a_passing_case_and_errors_are_errors() -> None:
     names = {s.get("name"): s for s in root.findall("testsuite")}
     assert names["infra/hub one.json"].find("testcase[@name='iotguard']") is not None
     assert names["bad.json"].get("errors") == "1"
+
+
+HUB = ("infra/hub one.json", "Microsoft.Devices/IotHubs", "hub1")
+
+
+def evaluated(*rule_ids: str) -> list[tuple[str, str, str, str]]:
+    return [(HUB[0], rule_id, HUB[1], HUB[2]) for rule_id in rule_ids]
+
+
+def _cases(root: ET.Element) -> dict[str, str]:
+    """testcase name -> outcome (failure, error, skipped or passed)."""
+    out = {}
+    for case in root.iter("testcase"):
+        kinds = [c.tag for c in case if c.tag in ("failure", "error", "skipped")]
+        out[case.get("name") or ""] = kinds[0] if kinds else "passed"
+    return out
+
+
+def test_junit_rules_evaluated_without_finding_are_passing_testcases() -> None:
+    r = result(finding(), evaluated=evaluated("HUB001", "HUB011"))
+    assert _cases(ET.fromstring(junit.render(r))) == {"HUB001 hub1": "failure", "HUB011 hub1": "passed"}
+
+
+def test_junit_unresolved_is_skipped_or_with_strict_a_failure() -> None:
+    u = Unresolved("HUB001", "high", RULE.title, "m", HUB[0], 2, 3, HUB[1], HUB[2], inputs=("parameter 'p'",))
+    r = result(unresolved=[u], evaluated=evaluated("HUB001"))
+    assert _cases(ET.fromstring(junit.render(r))) == {"HUB001 hub1": "skipped"}
+    r.strict = True
+    assert _cases(ET.fromstring(junit.render(r))) == {"HUB001 hub1": "failure"}
+
+
+def test_junit_counts_add_up_on_every_suite_and_the_root() -> None:
+    from engine.findings import StaleBaselineEntry
+
+    u = Unresolved("HUB005", "medium", "tls", "m", HUB[0], 2, 3, HUB[1], HUB[2])
+    r = result(finding(), finding(rule_id="HUB011", severity="low", suppression=Suppression("config", "ok")),
+               unresolved=[u], errors=[Problem("bad.json", 1, 2, "truncated"), Problem(HUB[0], 1, 1, "odd")],
+               evaluated=evaluated("HUB001", "HUB002", "HUB005", "HUB011"),
+               stale_baseline=[StaleBaselineEntry({"rule_id": "HUB003", "path": "x.json"}, "base.json", 7)])
+    root = ET.fromstring(junit.render(r))
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for suite in root.findall("testsuite"):
+        cases = suite.findall("testcase")
+        expected = {"tests": len(cases), "failures": len(suite.findall("testcase/failure")),
+                    "errors": len(suite.findall("testcase/error")), "skipped": len(suite.findall("testcase/skipped"))}
+        assert {k: int(suite.get(k) or -1) for k in expected} == expected
+        for k, v in expected.items():
+            totals[k] += v
+    assert {k: int(root.get(k) or -1) for k in totals} == totals == {"tests": 7, "failures": 1, "errors": 2,
+                                                                       "skipped": 2}
+
+
+def test_junit_from_the_cli_has_a_passing_case_per_rule_and_resource(write: Any, iotguard: Any) -> None:
+    from tests.test_cli import good_hub
+
+    write("hub.json", good_hub())
+    _, out, _ = iotguard("check", "--format", "junit")
+    cases = _cases(ET.fromstring(out))
+    assert cases["HUB001 hub1"] == "passed" and cases["HUB005 hub1"] == "passed"
+    assert set(cases.values()) == {"passed"}
 
 
 def test_junit_strips_characters_xml_cannot_carry() -> None:

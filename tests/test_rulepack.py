@@ -158,3 +158,10 @@ def test_bundled_pack_loads_and_every_rule_documents_itself() -> None:
         assert r.info.description and r.info.rationale and r.info.remediation
         assert r.info.references and all(ref.startswith("https://") for ref in r.info.references)
         assert "```json" in r.info.remediation, f"{r.id} remediation lacks an ARM snippet"
+
+
+def test_malformed_rule_id_is_explained_in_words_not_as_a_regex() -> None:
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", GOOD.replace("id: TST001", "id: tst-1"))
+    assert exc.value.line == 1 and "'tst-1' is not upper-case letters and digits ending in three digits" in exc.value.message
+    assert "[A-Z]" not in exc.value.message

@@ -77,3 +77,84 @@ def test_suppressed_findings_hidden_in_text_unless_asked(write: Any, iotguard: A
     assert "HUB001" not in out.split("suppressed")[0] or "accepted risk" not in out
     _, out, _ = iotguard("check", "--no-color", "--show-suppressed")
     assert "HUB001" in out and "accepted risk" in out
+
+
+def _inline(*entries: Any) -> dict[str, Any]:
+    h = hub(**{**GOOD, "disableLocalAuth": False})
+    h["metadata"] = {"iotguard": {"suppress": list(entries)}}
+    return template(h)
+
+
+def _problems(out: str, kind: str = "errors") -> list[str]:
+    return [f"{p['line']}:{p['column']} {p['message']}" for p in json.loads(out)[kind]]
+
+
+def _line_of(path: Any, text: str) -> int:
+    return next(i for i, ln in enumerate(path.read_text().splitlines(), 1) if text in ln)
+
+
+def test_inline_suppression_without_reason_is_a_located_error_and_suppresses_nothing(
+        write: Any, iotguard: Any) -> None:
+    path = write("hub.json", _inline({"rule": "HUB001"}))
+    code, out, _ = iotguard("check", "--format", "json")
+    assert code == 2 and all("suppressed" not in f for f in _hub001(out))
+    [error] = _problems(out)
+    entry_line = _line_of(path, '"rule": "HUB001"') - 1  # the entry's opening brace
+    assert error.startswith(f"{entry_line}:") and "'reason' is required" in error
+
+
+def test_inline_suppression_with_blank_reason_is_explained_in_words(write: Any, iotguard: Any) -> None:
+    write("hub.json", _inline({"rule": "HUB001", "reason": "  "}))
+    code, out, _ = iotguard("check", "--format", "json")
+    assert code == 2 and _problems(out)[0].endswith(
+        "inline suppression: reason: '  ' is not a reason of at least one non-blank character")
+
+
+def test_inline_suppression_with_unknown_rule_names_the_close_match(write: Any, iotguard: Any) -> None:
+    path = write("hub.json", _inline({"rule": "HUB0001", "reason": "r"}))
+    code, out, _ = iotguard("check", "--format", "json")
+    [error] = _problems(out)
+    assert code == 2 and error.startswith(f"{_line_of(path, 'HUB0001')}:")
+    assert error.endswith("rule: 'HUB0001' matches no rule id, tag or id prefix; did you mean HUB001?")
+
+
+def test_inline_suppression_may_name_a_rule_outside_the_selection(write: Any, iotguard: Any) -> None:
+    write("hub.json", _inline({"rule": "HUB001", "reason": "r"}))
+    code, out, _ = iotguard("check", "--select", "HUB005", "--format", "json")
+    assert code == 0 and _problems(out) == []
+
+
+def test_inline_suppression_with_bad_expires_is_a_located_error(write: Any, iotguard: Any) -> None:
+    path = write("hub.json", _inline({"rule": "HUB001", "reason": "r", "expires": "31/12/2099"}))
+    code, out, _ = iotguard("check", "--format", "json")
+    [error] = _problems(out)
+    assert code == 2 and error.startswith(f"{_line_of(path, '31/12/2099')}:")
+    assert error.endswith("expires: '31/12/2099' is not a date YYYY-MM-DD")
+
+
+def test_inline_suppression_with_unknown_key_hints_the_right_one(write: Any, iotguard: Any) -> None:
+    write("hub.json", _inline({"rule": "HUB001", "reasn": "r"}))
+    _, out, _ = iotguard("check", "--format", "json")
+    assert any("unknown key 'reasn'; did you mean 'reason'?" in e for e in _problems(out))
+
+
+def test_expired_inline_suppression_stops_applying_and_says_so(write: Any, iotguard: Any) -> None:
+    path = write("hub.json", _inline({"rule": "HUB001", "reason": "r", "expires": "2020-01-01"}))
+    code, out, _ = iotguard("check", "--format", "json")
+    assert code == 1 and all("suppressed" not in f for f in _hub001(out))
+    [warning] = _problems(out, "warnings")
+    assert warning.startswith(f"{_line_of(path, '2020-01-01')}:")
+    assert "suppression of HUB001 expired on 2020-01-01 and no longer applies" in warning
+
+
+def test_unexpired_inline_suppression_applies_and_records_its_expiry(write: Any, iotguard: Any) -> None:
+    write("hub.json", _inline({"rule": "HUB001", "reason": "r", "expires": "2999-01-01"}))
+    code, out, _ = iotguard("check", "--format", "json")
+    [f] = _hub001(out)
+    assert code == 0 and f["suppressed"]["expires"] == "2999-01-01"
+
+
+def test_inline_suppression_by_prefix_like_config_ones(write: Any, iotguard: Any) -> None:
+    write("hub.json", _inline({"rule": "HUB", "reason": "lab hub"}))
+    _, out, _ = iotguard("check", "--format", "json")
+    assert all(f["suppressed"]["reason"] == "lab hub" for f in json.loads(out)["findings"])

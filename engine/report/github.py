@@ -38,6 +38,8 @@ def render(result: RunResult, *, base_dir: str = "") -> str:
         lines.append(_command("error", e.path, e.line, e.column, "iotguard input error", e.message))
     for w in (*result.warnings, *result.not_checked):
         lines.append(_command("warning", w.path, w.line, w.column, "iotguard warning", w.message))
+    for s in result.stale_baseline:
+        lines.append(_command("notice", s.baseline, s.line, 1, "iotguard stale baseline entry", s.message))
     active = result.active_findings
     failing = len(result.failing())
     lines.append(f"iotguard: {len(active)} finding{'s' if len(active) != 1 else ''} ({failing} failing) "

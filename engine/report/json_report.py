@@ -26,7 +26,7 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "errors": [e.to_json() for e in result.errors],
         "warnings": [w.to_json() for w in result.warnings],
         "not_checked": [n.to_json() for n in result.not_checked],
-        "stale_baseline": result.stale_baseline,
+        "stale_baseline": [s.to_json() for s in result.stale_baseline],
         "summary": result.summary(),
     }
 

@@ -1,16 +1,18 @@
 """``--format sarif``: SARIF 2.1.0 for GitHub code scanning and Azure DevOps.
 
 Every rule that ran is a ``reportingDescriptor`` (GitHub reads ``security-severity`` from
-its properties); results carry a relative ``uri`` under ``%SRCROOT%`` and a fingerprint
-that survives line moves; suppressed findings keep their justification; input errors are
-tool notifications, so a broken file is visible in the same upload.
+its properties); results carry a relative ``uri`` under ``%SRCROOT%`` (an absolute
+``file:`` URI for files outside it) and a fingerprint that survives line moves; suppressed
+findings keep their justification; input errors and stale baseline entries are tool
+notifications, so a broken file is visible in the same upload.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
 
@@ -26,8 +28,14 @@ SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 
 
-def _uri(path: str) -> str:
-    return quote(path.replace("\\", "/"), safe="/")
+def _artifact(path: str) -> dict[str, Any]:
+    """A path relative to the run's directory is a relative ``uri`` under ``SRCROOT``; a
+    path outside it (shown absolute) is a ``file:`` URI of its own, since an absolute
+    reference must not be resolved against a base."""
+    if os.path.isabs(path) or PureWindowsPath(path).is_absolute():
+        absolute = PureWindowsPath(path) if PureWindowsPath(path).drive else PurePosixPath(path)
+        return {"uri": absolute.as_uri()}
+    return {"uri": quote(path.replace("\\", "/"), safe="/"), "uriBaseId": "SRCROOT"}
 
 
 def _camel(title: str) -> str:
@@ -63,7 +71,7 @@ def _descriptor(info: RuleInfo) -> dict[str, Any]:
 
 
 def _location(path: str, line: int, column: int) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(path), "uriBaseId": "SRCROOT"}}
+    physical: dict[str, Any] = {"artifactLocation": _artifact(path)}
     if line >= 1:
         physical["region"] = {"startLine": line, "startColumn": max(column, 1)}
     return {"physicalLocation": physical}
@@ -126,6 +134,13 @@ def to_dict(result: RunResult, base_dir: str = "") -> dict[str, Any]:
         })
     notifications = [_notification(e, "error") for e in result.errors]
     notifications += [_notification(w, "warning") for w in (*result.warnings, *result.not_checked)]
+    # Not a problem of the run, but the baseline file wants pruning: say so where it is.
+    notifications += [
+        {**_notification(Problem(s.baseline, s.line, 1, s.message, "note"), "note"),
+         "descriptor": {"id": "stale-baseline-entry"},
+         "properties": {"baselineEntry": s.entry}}
+        for s in result.stale_baseline
+    ]
     run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "iotguard", "version": __version__, "semanticVersion": __version__,

@@ -75,8 +75,10 @@ def render(
         out.append("")
         out.append(f"{len(result.stale_baseline)} baseline entr"
                    f"{'y no longer occurs' if len(result.stale_baseline) == 1 else 'ies no longer occur'}:")
-        for e in result.stale_baseline:
-            out.append(f"  {e.get('rule_id', '')}  {e.get('path', '')}  {e.get('resource_name', '')}")
+        for s in result.stale_baseline:
+            e = s.entry
+            out.append(f"  {s.baseline}:{s.line}  {e.get('rule_id', '')}  {e.get('path', '')}  "
+                       f"{e.get('resource_name', '')}")
     if verbose and result.files_skipped:
         out.append("")
         out.append("Skipped (not ARM templates, parameter files or role definitions):")
