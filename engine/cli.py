@@ -163,9 +163,14 @@ def _write_report(path: str, text: str, shown: str) -> None:
         raise _OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None
 
 
-def _load_pack(extra: Sequence[str], cwd: str) -> Any:
+def _load_pack(extra: Sequence[str], cwd: str, given: Sequence[str] = ()) -> Any:
+    """The bundled pack plus ``extra`` directories; those of ``given`` came from the
+    command line, so a missing one is a usage error rather than a rule-file error."""
     from engine.pipeline import load_rule_pack
 
+    for d in given:
+        if not os.path.isdir(os.path.join(cwd, d)):
+            raise _Usage(f"--rules {d}: no such directory")
     return load_rule_pack(extra, cwd)
 
 
@@ -197,7 +202,7 @@ def _check(args: argparse.Namespace) -> int:
     rule_dirs = list(args.rules)
     if config:
         rule_dirs += [os.path.join(config.base_dir, d) for d in config.rules]
-    pack = _load_pack(rule_dirs, cwd)
+    pack = _load_pack(rule_dirs, cwd, args.rules)
     infos = [r.info for r in pack]
     if config is not None:
         from engine.config import ConfigError, check_rule_names
@@ -288,7 +293,7 @@ def _render(fmt: str, result: Any, cwd: str, **text_opts: Any) -> str:
 
 
 def _rules(args: argparse.Namespace) -> int:
-    pack = _load_pack(args.rules, os.getcwd())
+    pack = _load_pack(args.rules, os.getcwd(), args.rules)
     if args.format == "json":
         import json
 
@@ -318,7 +323,7 @@ def _find_rule(pack: Any, rule_id: str) -> Any:
 def _explain(args: argparse.Namespace) -> int:
     from engine.ruledocs import render_markdown
 
-    pack = _load_pack(args.rules, os.getcwd())
+    pack = _load_pack(args.rules, os.getcwd(), args.rules)
     rule = _find_rule(pack, args.rule_id)
     sys.stdout.write(render_markdown(rule.info))
     return 0
@@ -327,7 +332,7 @@ def _explain(args: argparse.Namespace) -> int:
 def _docs(args: argparse.Namespace) -> int:
     from engine.ruledocs import expected_files, write_docs
 
-    pack = _load_pack(args.rules, os.getcwd())
+    pack = _load_pack(args.rules, os.getcwd(), args.rules)
     infos = [r.info for r in pack]
     if args.check:
         stale = []

@@ -50,6 +50,9 @@ class Subject:
     is_builtin: bool = False
     condition_note: str = ""  # set when the resource's own condition is unknown
     suppress: list[InlineSuppression] = field(default_factory=list)
+    # For a template subject: the inline suppressions of its resources, by the name its
+    # body lists them under (``resources.<name>``), for findings inside a resource.
+    part_suppress: dict[str, list[InlineSuppression]] = field(default_factory=dict)
     obj: Any = None  # the Resource / RoleDefinition / RoleAssignment / Template
 
     @property
@@ -157,7 +160,7 @@ class Evaluator:
                     tags=rule.info.tags,
                     resource_key=subject.resource_key,
                 )
-                f.suppression = _inline_suppression(rule, subject)
+                f.suppression = _inline_suppression(rule, subject, prop_path)
                 findings.append(f)
             else:
                 inputs = tuple(dict.fromkeys(u.describe() for u in outcome))
@@ -434,8 +437,11 @@ def _provenance(mapped: Mapped, exists: bool, line: int, value: Any) -> str:
     return f"literal at {mapped.source.path}:{line}"
 
 
-def _inline_suppression(rule: Rule, subject: Subject) -> Suppression | None:
-    for entry in subject.suppress:
+def _inline_suppression(rule: Rule, subject: Subject, prop_path: JsonPath) -> Suppression | None:
+    entries = subject.suppress
+    if subject.part_suppress and len(prop_path) >= 2 and prop_path[0] == "resources":
+        entries = subject.part_suppress.get(str(prop_path[1]), [])
+    for entry in entries:
         if matches(rule.id, rule.info.tags, entry.rule):
             line, _ = entry.where.source.locate(entry.where.path)
             return Suppression(kind="inline", reason=entry.reason,

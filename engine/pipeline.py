@@ -165,10 +165,19 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
 def _check_inline_rules(subjects: list[Subject], known: Sequence[RuleInfo], result: RunResult) -> None:
     from engine.suppress import check_inline_rules
 
+    by_resource: dict[int, list[Any]] = {}
     for subject in subjects:
         if subject.suppress:
             subject.suppress, errors = check_inline_rules(subject.suppress, known)
             result.errors.extend(errors)
+            by_resource[id(subject.obj)] = subject.suppress
+    # A finding of a template-wide rule (HUB008, HUB009) inside a resource honours that
+    # resource's inline suppressions, as a finding of a resource rule would.
+    for subject in subjects:
+        if subject.kind == "template" and by_resource:
+            by_name = getattr(subject.locate, "by_name", {})
+            subject.part_suppress = {name: by_resource[id(r)] for name, r in by_name.items()
+                                     if id(r) in by_resource}
 
 
 # ----------------------------------------------------------------------------- files
@@ -691,6 +700,9 @@ def _assignments(index: RunIndex, subjects: list[Subject], result: RunResult) ->
     for t in index.templates:
         by_file.setdefault(t.source.path, []).append(t)
     lookup = default_lookup(index.roles)
+    # The resource's own subject has read (and reported) its inline suppressions; the
+    # assignment subject of the same resource honours them too.
+    suppress_of = {id(s.obj): s.suppress for s in subjects if s.kind == "resource"}
     for r in ras:
         view = RunIndex(resources=index.resources, templates=by_file.get(r.source.path, []),
                         roles=index.roles)
@@ -701,6 +713,6 @@ def _assignments(index: RunIndex, subjects: list[Subject], result: RunResult) ->
             Subject(
                 kind="role-assignment", body=assignment_body(a), type=r.type, name=name,
                 raw_name=name, resource_key=f"{r.type.lower()}|{name.lower()}", locate=r.map,
-                api_version=r.api_version, obj=a,
+                api_version=r.api_version, obj=a, suppress=suppress_of.get(id(r), []),
             )
         )

@@ -252,3 +252,9 @@ def test_a_broken_sibling_parameter_file_outside_the_run_is_still_reported(write
     write("main.parameters.json", '{"parameters": ')
     code, out, _ = iotguard("check", "--no-config", "main.json")
     assert code == 2 and out.count("main.parameters.json:1:") == 1
+
+
+def test_a_missing_rules_directory_on_the_command_line_is_a_usage_error(write: Any, iotguard: Any) -> None:
+    write("hub.json", template(hub(**GOOD)))
+    code, _, err = iotguard("check", "--rules", "no-such-pack", "hub.json")
+    assert code == 2 and err.strip() == "iotguard: error: --rules no-such-pack: no such directory"

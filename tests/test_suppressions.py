@@ -158,3 +158,37 @@ def test_inline_suppression_by_prefix_like_config_ones(write: Any, iotguard: Any
     write("hub.json", _inline({"rule": "HUB", "reason": "lab hub"}))
     _, out, _ = iotguard("check", "--format", "json")
     assert all(f["suppressed"]["reason"] == "lab hub" for f in json.loads(out)["findings"])
+
+
+def test_inline_suppression_on_a_role_assignment_applies_to_rbac_rules(write: Any, iotguard: Any) -> None:
+    ra = {
+        "type": "Microsoft.Authorization/roleAssignments", "apiVersion": "2022-04-01",
+        "name": "[guid('ra')]",
+        "metadata": {"iotguard": {"suppress": [{"rule": "RBAC001", "reason": "lab resource group"}]}},
+        "properties": {
+            "roleDefinitionId": "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', "
+                                "'4fc6c259-987e-4a07-842e-c321cc9d413f')]",
+            "principalId": "11111111-2222-3333-4444-555555555555",
+        },
+    }
+    write("ra.json", template(ra))
+    code, out, _ = iotguard("check", "--no-config", "--select", "RBAC001", "--format", "json")
+    [f] = json.loads(out)["findings"]
+    assert f["rule_id"] == "RBAC001" and f["suppressed"]["reason"] == "lab resource group"
+    assert code == 0
+
+
+def test_inline_suppression_on_a_resource_covers_a_template_rule_finding_inside_it(
+        write: Any, iotguard: Any) -> None:
+    site = {
+        "type": "Microsoft.Web/sites", "apiVersion": "2022-09-01", "name": "app",
+        "metadata": {"iotguard": {"suppress": [{"rule": "HUB008", "reason": "throw-away test key"}]}},
+        "properties": {"siteConfig": {"appSettings": [{
+            "name": "HUB", "value": "HostName=h.azure-devices.net;SharedAccessKeyName=service;"
+                                    "SharedAccessKey=q3Vd1Ks9Tf0pXz7aB2cD4eF6gH8iJ0kL1mN3oP5rS7u="}]}},
+    }
+    other = {**site, "name": "app2", "metadata": {}}
+    write("app.json", template(site, other))
+    _, out, _ = iotguard("check", "--no-config", "--select", "HUB008", "--format", "json")
+    found = {f["resource_name"] + str(f["line"]): "suppressed" in f for f in json.loads(out)["findings"]}
+    assert sorted(found.values()) == [False, True]
