@@ -148,14 +148,18 @@ class RbacFunctions:
 
     @signature({"types": []}, {"types": ["string"]})
     def _func_wildcard_grants_all_data(self, role_body: Any, pattern: str) -> str | None:
-        """The path of a ``dataActions`` wildcard that by itself grants every operation
-        matching ``pattern``; null when none does."""
+        """The path of a ``dataActions`` wildcard that matches every catalogued data
+        operation matching ``pattern``, all of which the role still grants after
+        ``notDataActions``; null when there is none."""
+        from engine import catalog
+
         role = _role_of(self.state, role_body)
         if role is None:
             return None
-        grant = role.effective.wildcard_covering_data(pattern)
+        ops = catalog.operations()
+        grant = role.effective.wildcard_covering_data(pattern, ops)
         if grant is None:
-            for u in role.effective.uncertain_any_data_action(pattern):
+            for u in role.effective.uncertain_wildcard_covering_data(pattern, ops):
                 consult(u)
             return None
         return role.body_path(grant) or None
