@@ -122,6 +122,12 @@ class Evaluator:
                     prop_path, value, exists = _pick_property(
                         subject.body, (), (_parse_path(where),)
                     )
+                elif isinstance(outcome, tuple):
+                    # Nothing is known to match: the unknown input the outcome hinges on
+                    # is what the message and the location should name.
+                    hit = _unknown_leaf(subject.body, outcome)
+                    if hit is not None:
+                        prop_path, value, exists = hit[0], hit[1], True
             mapped = subject.locate(prop_path)
             _, whole = mapped.source.resolve(mapped.path)
             if whole:
@@ -330,6 +336,15 @@ def _walk(body: Any, pattern: tuple[str, ...]) -> Iterator[tuple[JsonPath, Any]]
     for path, value in frontier:
         if value is not None:
             yield path, value
+
+
+def _unknown_leaf(body: Any, unknowns: tuple[Unknown, ...]) -> tuple[JsonPath, Unknown] | None:
+    """The first place (in document order) where the body holds one of ``unknowns``
+    itself (identity: equal text elsewhere is another input)."""
+    for path, leaf in _leaves((), body):
+        if isinstance(leaf, Unknown) and any(leaf is u for u in unknowns):
+            return path, leaf
+    return None
 
 
 def _pick_property(
