@@ -110,6 +110,28 @@ def test_rbac002_unresolved_message_says_which_grant_is_in_doubt(write: Any, iot
         "parameter 'otherRole' has no default and no value was supplied")
 
 
+def test_rbac002_is_unresolved_when_the_listkeys_grant_has_an_unknown_scope(write: Any, iotguard: Run) -> None:
+    doc = template(
+        hub(disableLocalAuth=True),
+        assignment("a", role_id(f"'{DATA_CONTRIBUTOR}'"), scope="Microsoft.Devices/IotHubs/hub1"),
+        assignment("b", role_id(f"'{CONTRIBUTOR}'"), scope="[parameters('where')]"),
+        parameters=string_params("where"),
+    )
+    [u] = unresolved(write, iotguard, doc, "RBAC002")
+    assert u["inputs"] == ["parameter 'where' has no default and no value was supplied"]
+
+
+def test_rbac002_ignores_an_unknown_scope_of_a_role_without_listkeys(write: Any, iotguard: Run) -> None:
+    reader = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    doc = template(
+        hub(disableLocalAuth=True),
+        assignment("a", role_id(f"'{DATA_CONTRIBUTOR}'"), scope="Microsoft.Devices/IotHubs/hub1"),
+        assignment("b", role_id(f"'{reader}'"), scope="[parameters('where')]"),
+        parameters=string_params("where"),
+    )
+    assert unresolved(write, iotguard, doc, "RBAC002") == []
+
+
 def egress_hub() -> dict[str, Any]:
     h = hub(disableLocalAuth=True, routing={"endpoints": {"eventHubs": [{
         "name": "e", "authenticationType": "identityBased",
