@@ -339,12 +339,26 @@ def _walk(body: Any, pattern: tuple[str, ...]) -> Iterator[tuple[JsonPath, Any]]
 
 
 def _unknown_leaf(body: Any, unknowns: tuple[Unknown, ...]) -> tuple[JsonPath, Unknown] | None:
-    """The first place (in document order) where the body holds one of ``unknowns``
-    itself (identity: equal text elsewhere is another input)."""
+    """Where the body holds the first (in document order) of ``unknowns`` itself
+    (identity: equal text elsewhere is another input).  One unknown can fill several
+    members (a whole ``permissions`` block from a parameter fills all four lists); the
+    place is then what those members share."""
+    found: Unknown | None = None
+    paths: list[JsonPath] = []
     for path, leaf in _leaves((), body):
-        if isinstance(leaf, Unknown) and any(leaf is u for u in unknowns):
-            return path, leaf
-    return None
+        if found is None and isinstance(leaf, Unknown) and any(leaf is u for u in unknowns):
+            found = leaf
+        if found is not None and leaf is found:
+            paths.append(path)
+    if found is None:
+        return None
+    common = paths[0]
+    for path in paths[1:]:
+        n = 0
+        while n < min(len(common), len(path)) and common[n] == path[n]:
+            n += 1
+        common = common[:n]
+    return common, found
 
 
 def _pick_property(

@@ -192,3 +192,13 @@ def test_role004_unresolved_message_names_the_unknown_scope(write: Any, iotguard
     [u] = unresolved(write, iotguard, doc, "ROLE004")
     assert u["message"].startswith(
         "Custom role 'r' has an assignable scope Azure rejects: assignableScopes[0] = {parameters('scope')}")
+
+
+def test_role003_on_a_wholly_unknown_permissions_list_points_at_that_list(write: Any, iotguard: Run) -> None:
+    role = custom_role("r", [], [])
+    role["properties"]["permissions"] = "[parameters('perms')]"
+    doc = template(role, parameters={"perms": {"type": "array"}})
+    [u] = unresolved(write, iotguard, doc, "ROLE003")
+    # The one unknown fills every list of the block; none of them alone is the culprit.
+    assert "through the wildcard {parameters('perms')} (permissions[0]) --" in u["message"]
+    assert u["line"] == line_of(doc, "\"permissions\": \"[parameters('perms')]\"")
