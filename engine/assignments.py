@@ -443,6 +443,12 @@ def assignment_body(a: RoleAssignment) -> CIDict:
         if isinstance(k, str) and k.lower() in {c.lower() for c in _COMPUTED}:
             del body[k]
     role = a.role
+    scope_kind: str = a.scope_kind
+    if scope_kind == "unknown" and isinstance(a.scope_value, Unknown):
+        # What the scope denotes hinges on an unknown input: a rule that asks is then
+        # unresolved and names that input, instead of reading "unknown" as "not broad".
+        why = a.scope_value.causes or Unknown.of("unsupported", f"the scope {a.scope}").causes
+        scope_kind = Unknown("unknown", why)
     body.update(
         roleGuid=a.role_guid,
         roleName=role.name if role is not None else "",
@@ -450,7 +456,7 @@ def assignment_body(a: RoleAssignment) -> CIDict:
         isBuiltInRole=bool(role.is_builtin) if role is not None else False,
         roleDefinition=role_body(role) if role is not None else None,
         scope=a.scope,
-        scopeKind=a.scope_kind,
+        scopeKind=scope_kind,
         isHubScope=a.is_hub_scope,
         principal=a.principal.describe(),
         principalKind=a.principal.kind,

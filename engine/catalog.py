@@ -40,15 +40,21 @@ def _read(name: str) -> Any:
     return json.loads(text)
 
 
+_OpIndex = dict[tuple[str, bool], Operation]  # (lower-case name, is data action) -> operation
+
+
 @functools.cache
-def _operations_data() -> tuple[tuple[Operation, ...], dict[str, Operation], list[dict[str, Any]]]:
+def _operations_data() -> tuple[tuple[Operation, ...], _OpIndex, list[dict[str, Any]]]:
     data = _read("operations.json")
     secret = {s.lower() for s in data.get("secretReturning", [])}
+    # Keys are returned by POST control actions only; a data action of the same name
+    # (none today) would not hand out keys.
     ops = tuple(
-        Operation(o["name"], bool(o["isDataAction"]), o.get("description", ""), o["name"].lower() in secret)
+        Operation(o["name"], bool(o["isDataAction"]), o.get("description", ""),
+                  not o["isDataAction"] and o["name"].lower() in secret)
         for o in data["operations"]
     )
-    return ops, {o.name.lower(): o for o in ops}, list(data.get("sources", []))
+    return ops, {(o.name.lower(), o.is_data_action): o for o in ops}, list(data.get("sources", []))
 
 
 def operations() -> tuple[Operation, ...]:
@@ -57,11 +63,15 @@ def operations() -> tuple[Operation, ...]:
     return _operations_data()[0]
 
 
-def operation(name: str) -> Operation | None:
-    """The catalog entry for an operation name (case-insensitive)."""
+def operation(name: str, is_data_action: bool | None = None) -> Operation | None:
+    """The catalog entry for an operation name (case-insensitive).  A name can be both a
+    control action and a data action (``Microsoft.Devices/IotHubs/jobs/read``):
+    ``is_data_action`` picks the plane; without it the data action is preferred."""
     if isinstance(name, Unknown):
         return None
-    return _operations_data()[1].get(name.lower())
+    index = _operations_data()[1]
+    planes = (True, False) if is_data_action is None else (is_data_action,)
+    return next((op for plane in planes if (op := index.get((name.lower(), plane))) is not None), None)
 
 
 def iot_hub_data_actions() -> tuple[Operation, ...]:

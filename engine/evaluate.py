@@ -133,6 +133,12 @@ class Evaluator:
                     prop_path, value, exists = _pick_property(
                         subject.body, (), (_parse_path(where),)
                     )
+                elif isinstance(outcome, tuple):
+                    # Nothing is known to match: the unknown input the outcome hinges on
+                    # is what the message and the location should name.
+                    hit = _unknown_leaf(subject.body, outcome)
+                    if hit is not None:
+                        prop_path, value, exists = hit[0], hit[1], True
             mapped = subject.locate(prop_path)
             _, whole = mapped.source.resolve(mapped.path)
             if whole:
@@ -353,6 +359,29 @@ def _walk(body: Any, pattern: tuple[str, ...]) -> Iterator[tuple[JsonPath, Any]]
     for path, value in frontier:
         if value is not None:
             yield path, value
+
+
+def _unknown_leaf(body: Any, unknowns: tuple[Unknown, ...]) -> tuple[JsonPath, Unknown] | None:
+    """Where the body holds the first (in document order) of ``unknowns`` itself
+    (identity: equal text elsewhere is another input).  One unknown can fill several
+    members (a whole ``permissions`` block from a parameter fills all four lists); the
+    place is then what those members share."""
+    found: Unknown | None = None
+    paths: list[JsonPath] = []
+    for path, leaf in _leaves((), body):
+        if found is None and isinstance(leaf, Unknown) and any(leaf is u for u in unknowns):
+            found = leaf
+        if found is not None and leaf is found:
+            paths.append(path)
+    if found is None:
+        return None
+    common = paths[0]
+    for path in paths[1:]:
+        n = 0
+        while n < min(len(common), len(path)) and common[n] == path[n]:
+            n += 1
+        common = common[:n]
+    return common, found
 
 
 def _pick_property(

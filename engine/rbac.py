@@ -469,18 +469,48 @@ class EffectivePermissions:
     def uncertain_any_data_action(self, pattern: str) -> tuple[Unknown, ...]:
         return _decide_pattern(self._data, pattern)[1]
 
-    def wildcard_covering_data(self, pattern: str) -> PermString | None:
-        """A ``dataActions`` wildcard that by itself grants *every* operation matching
-        ``pattern`` (``Microsoft.Devices/IotHubs/*``, ``Microsoft.Devices/*``, ``*`` for
-        ``Microsoft.Devices/IotHubs/*``), with nothing of the pattern removed in its block.
-        Read-only wildcards such as ``.../*/read`` do not cover it."""
-        for side in self._data:
-            if any(patterns_overlap(r, pattern) for r in side.known_removes):
-                continue
-            for g in side.grants:
-                if g.known and "*" in g.value and pattern_covered(pattern, [g.value]):
-                    return g
-        return None
+    def wildcard_covering_data(self, pattern: str, catalog_ops: Iterable[Operation]) -> PermString | None:
+        """A ``dataActions`` wildcard that matches every catalogued data operation matching
+        ``pattern``, when the role still grants all of them after ``notDataActions``.
+
+        Decided on the real operations, not on the shape of the strings:
+        ``Microsoft.Devices/IotHubs/*/*`` grants every IoT Hub data action, and a
+        ``notDataActions`` entry that removes none of them changes nothing.  Read-only
+        wildcards such as ``.../*/read`` match no write and so cover nothing.  None when
+        the catalog lists no data operation of ``pattern``."""
+        return self._covering_wildcard(pattern, tuple(catalog_ops))[0]
+
+    def uncertain_wildcard_covering_data(
+        self, pattern: str, catalog_ops: Iterable[Operation]
+    ) -> tuple[Unknown, ...]:
+        """Unknown strings that could flip ``wildcard_covering_data``."""
+        return self._covering_wildcard(pattern, tuple(catalog_ops))[1]
+
+    def _covering_wildcard(
+        self, pattern: str, catalog_ops: tuple[Operation, ...]
+    ) -> tuple[PermString | None, tuple[Unknown, ...]]:
+        targets = [o.name for o in catalog_ops if o.is_data_action and pattern_matches(pattern, o.name)]
+        if not targets:
+            return None, ()
+        decisions = [_decide(self._data, t) for t in targets]
+        missing = [flips for grant, flips in decisions if grant is None]
+        grants = [g for side in self._data for g in side.grants]
+        wildcard = next((g for g in grants if g.known and "*" in g.value
+                         and all(pattern_matches(g.value, t) for t in targets)), None)
+        if wildcard is not None and not missing:
+            return wildcard, ()
+        # Unknown strings matter only if they could grant every operation still missing
+        # and, when no known wildcard spans them all, could be that wildcard themselves.
+        if any(not flips for flips in missing):
+            return None, ()
+        flips = [u for f in missing for u in f]
+        if wildcard is None:
+            could_be = [g.value for g in grants
+                        if not g.known and all(could_match(g.value, t) for t in targets)]
+            if not could_be:
+                return None, ()
+            flips.extend(_unknowns(could_be))
+        return None, tuple(dict.fromkeys(flips))
 
     # -- a catalog
 

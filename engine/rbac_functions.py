@@ -148,14 +148,18 @@ class RbacFunctions:
 
     @signature({"types": []}, {"types": ["string"]})
     def _func_wildcard_grants_all_data(self, role_body: Any, pattern: str) -> str | None:
-        """The path of a ``dataActions`` wildcard that by itself grants every operation
-        matching ``pattern``; null when none does."""
+        """The path of a ``dataActions`` wildcard that matches every catalogued data
+        operation matching ``pattern``, all of which the role still grants after
+        ``notDataActions``; null when there is none."""
+        from engine import catalog
+
         role = _role_of(self.state, role_body)
         if role is None:
             return None
-        grant = role.effective.wildcard_covering_data(pattern)
+        ops = catalog.operations()
+        grant = role.effective.wildcard_covering_data(pattern, ops)
         if grant is None:
-            for u in role.effective.uncertain_any_data_action(pattern):
+            for u in role.effective.uncertain_wildcard_covering_data(pattern, ops):
                 consult(u)
             return None
         return role.body_path(grant) or None
@@ -182,10 +186,12 @@ class RbacFunctions:
 
     @signature({"types": []})
     def _func_listkeys_grants(self, assignment: Any) -> list[str]:
-        """Other assignments in the run to the same principal, at the same scope, an
-        enclosing one or one inside it, whose role grants IoT Hub listkeys: each as
-        ``<role> at <scope> (<file>:<line>)``."""
-        from engine.assignments import same_principal, scope_contains
+        """Other assignments in the run to the same principal whose role grants IoT Hub
+        listkeys on a hub the assignment covers: at its scope or an enclosing one, or
+        inside it at a hub or at a scope that can hold hubs (a resource group inside a
+        subscription) -- not at some other resource that happens to lie inside it.
+        Each as ``<role> at <scope> (<file>:<line>)``."""
+        from engine.assignments import same_principal
 
         a = _assignment_of(self.state, assignment)
         if a is None:
@@ -197,7 +203,8 @@ class RbacFunctions:
         for other in _same_principal_near(self.state.run, a):
             if other is a or not same_principal(a, other):
                 continue
-            if not (scope_contains(other.scope, a.scope) or scope_contains(a.scope, other.scope)):
+            reach = _listkeys_reach(a, other)
+            if reach is False:
                 continue
             if other.role is None:
                 _role_unknown(other)
@@ -208,6 +215,9 @@ class RbacFunctions:
                 for op in _HUB_LISTKEYS:
                     for u in eff.uncertain_action(op):
                         consult(u)
+                continue
+            if reach is not True:
+                consult(reach)
                 continue
             name = other.role.name if isinstance(other.role.name, str) else other.role_guid
             out.append(f"{name} at {other.scope} ({_location(other.resource)})")
@@ -308,6 +318,34 @@ class RbacFunctions:
                         eff.uncertain_any_action(f"{provider}/*/write"))
 
 
+# Scopes that can hold IoT hubs below them.
+_CONTAINERS = ("resourceGroup", "subscription", "managementGroup", "tenant")
+
+
+def _unknown_scope(a: Any) -> Unknown | None:
+    """The unknown input an assignment's scope hinges on, when its kind is unknown."""
+    return a.scope_value if a.scope_kind == "unknown" and isinstance(a.scope_value, Unknown) else None
+
+
+def _listkeys_reach(data: Any, other: Any) -> bool | Unknown:
+    """Whether a grant at ``other``'s scope reaches a hub that ``data``'s scope covers:
+    it encloses that scope, or lies inside it at a hub or at a scope that can hold hubs.
+    A grant on a sibling resource (a storage account in the same resource group) does
+    not: listkeys is an action on the hub, granted at the hub or above it.  An unknown
+    scope is the unknown input the answer hinges on."""
+    from engine.assignments import is_hub_scope, scope_contains
+
+    for side in (other, data):
+        u = _unknown_scope(side)
+        if u is not None:
+            return u
+    if scope_contains(other.scope, data.scope):
+        return True
+    if scope_contains(data.scope, other.scope):
+        return is_hub_scope(other.scope) or other.scope_kind in _CONTAINERS
+    return False
+
+
 def _hub_of(run: Any, a: Any) -> Any:
     """The deployed hub whose system- or user-assigned identity is ``a``'s principal."""
     if run is None:
@@ -348,7 +386,7 @@ class _ScopeGroup:
         self.members: list[Any] = []
         self.exact: dict[str, list[int]] = {}
         self.inside: dict[str, list[int]] = {}  # proper prefix -> members below it
-        self.broad: list[int] = []
+        self.broad: list[int] = []  # resource group and up, and scopes of unknown kind
 
     def add(self, a: Any) -> None:
         i = len(self.members)
@@ -363,7 +401,8 @@ class _ScopeGroup:
 
     def near(self, a: Any) -> list[Any]:
         """A superset, in run order, of the members whose scope contains ``a``'s or lies
-        inside it (``scope_contains`` either way; callers still check)."""
+        inside it (``scope_contains`` either way; callers still check), plus those whose
+        scope is of unknown kind (it may be either)."""
         key = _resource_scope_key(a)
         if key is None:
             return list(self.members)
@@ -378,7 +417,7 @@ def _resource_scope_key(a: Any) -> str | None:
     """The resource key of an assignment's scope when it is a resource, else None."""
     from engine import resource_ids
 
-    if not isinstance(a.scope, str):
+    if not isinstance(a.scope, str) or a.scope_kind == "unknown":
         return None
     key = resource_ids.resource_key(a.scope)
     return key if key.startswith("providers/") else None

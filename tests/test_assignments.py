@@ -355,3 +355,18 @@ def test_assignment_body_replaces_a_written_relative_scope_with_the_full_id() ->
     a = in_rg(assignment(props(), body_scope="Microsoft.Devices/IotHubs/hub1"))
     assert assignment_body(a).get("scope") == HUB
     assert a.resource.body.get("scope") == "Microsoft.Devices/IotHubs/hub1"
+
+
+def test_body_scope_kind_of_an_unknown_scope_is_an_unknown_naming_the_input() -> None:
+    cause = UnknownCause("parameter", "parameter 'scopeId' has no default and no value was supplied",
+                         target="scopeId")
+    a = in_rg(assignment(props(), scope=Unknown("parameters('scopeId')", (cause,))))
+    kind = assignment_body(a)["scopeKind"]
+    assert a.scope_kind == "unknown"
+    assert isinstance(kind, Unknown) and kind.text == "unknown" and kind.causes == (cause,)
+
+
+def test_body_scope_kind_of_a_partly_unknown_hub_scope_is_known() -> None:
+    scope = Unknown(f"{RG_ID}/providers/Microsoft.Devices/IotHubs/{{parameters('hub')}}")
+    a = in_rg(assignment(props(), scope=scope))
+    assert assignment_body(a)["scopeKind"] == "resource" and a.is_hub_scope

@@ -8,6 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import catalog
 from engine.rbac import (
     EffectivePermissions,
     PermissionBlock,
@@ -243,16 +244,76 @@ def test_pattern_level_grant_for_operations_missing_from_the_catalog() -> None:
     assert eff.grants_any_action("Microsoft.Devices/*/futureThing/*") == "Microsoft.Devices/*"
 
 
+HUB_DATA = "Microsoft.Devices/IotHubs/*"
+
+
+def covering(*blocks: PermissionBlock) -> str | None:
+    grant = effective(*blocks).wildcard_covering_data(HUB_DATA, catalog.operations())
+    return grant.value if grant is not None else None
+
+
 def test_wildcard_covering_every_hub_data_action() -> None:
-    assert effective(role_perms(data=("Microsoft.Devices/*"))).wildcard_covering_data(
-        "Microsoft.Devices/IotHubs/*") is not None
-    assert effective(role_perms(data=("Microsoft.Devices/IotHubs/*/read",))).wildcard_covering_data(
-        "Microsoft.Devices/IotHubs/*") is None
+    assert covering(role_perms(data=("Microsoft.Devices/*",))) == "Microsoft.Devices/*"
+    assert covering(role_perms(data=("Microsoft.Devices/IotHubs/*",))) == "Microsoft.Devices/IotHubs/*"
+    assert covering(role_perms(data=("*",))) == "*"
+
+
+def test_read_only_wildcard_does_not_cover_every_hub_data_action() -> None:
+    assert covering(role_perms(data=("Microsoft.Devices/IotHubs/*/read",))) is None
+
+
+def test_wildcard_of_two_segments_covers_every_catalogued_hub_data_action() -> None:
+    # Every IoT Hub data action has at least two segments after IotHubs/, so the
+    # pattern's shape (it misses a one-segment "IotHubs/x") does not matter.
+    assert covering(role_perms(data=("Microsoft.Devices/IotHubs/*/*",))) == "Microsoft.Devices/IotHubs/*/*"
+
+
+def test_wildcard_covering_is_case_insensitive() -> None:
+    assert covering(role_perms(data=("MICROSOFT.DEVICES/iothubs/*",))) == "MICROSOFT.DEVICES/iothubs/*"
 
 
 def test_wildcard_with_a_carve_out_does_not_cover_everything() -> None:
-    eff = effective(role_perms(data=("Microsoft.Devices/IotHubs/*",), not_data=("*/twins/write",)))
-    assert eff.wildcard_covering_data("Microsoft.Devices/IotHubs/*") is None
+    assert covering(role_perms(data=("Microsoft.Devices/IotHubs/*",), not_data=("*/twins/write",))) is None
+
+
+def test_not_data_action_that_removes_no_hub_data_action_does_not_matter() -> None:
+    for unrelated in ("*/blobs/read", "Microsoft.Devices/IotHubs/notAnOperation/action",
+                      "Microsoft.Devices/provisioningServices/*", "Microsoft.Storage/*"):
+        assert covering(role_perms(data=("*",), not_data=(unrelated,))) == "*", unrelated
+
+
+def test_carve_out_restored_by_another_block_still_grants_everything() -> None:
+    assert covering(
+        role_perms(data=("Microsoft.Devices/IotHubs/*",), not_data=("*/devices/delete",)),
+        role_perms(data=("Microsoft.Devices/IotHubs/devices/delete",)),
+    ) == "Microsoft.Devices/IotHubs/*"
+
+
+def test_specific_data_actions_listing_everything_are_no_wildcard() -> None:
+    every = tuple(o.name for o in catalog.iot_hub_data_actions())
+    assert covering(role_perms(data=every)) is None
+
+
+def test_unknown_data_action_could_be_the_covering_wildcard() -> None:
+    u = Unknown("{parameters('data')}")
+    eff = effective(PermissionBlock(data_actions=[PermString(u, ("d",))]))
+    assert eff.wildcard_covering_data(HUB_DATA, catalog.operations()) is None
+    assert eff.uncertain_wildcard_covering_data(HUB_DATA, catalog.operations()) == (u,)
+
+
+def test_unknown_data_action_of_another_provider_leaves_the_answer_certain() -> None:
+    u = Unknown("Microsoft.Storage/{parameters('data')}")
+    eff = effective(PermissionBlock(data_actions=[PermString(u, ("d",))]))
+    assert eff.uncertain_wildcard_covering_data(HUB_DATA, catalog.operations()) == ()
+
+
+def test_read_only_wildcard_next_to_an_unknown_is_still_certain_when_a_write_is_removed() -> None:
+    u = Unknown("{parameters('data')}")
+    block = PermissionBlock(data_actions=[*strings(["*"], "dataActions"), PermString(u, ("d",))],
+                            not_data_actions=strings(["*/write"], "notDataActions"))
+    eff = effective(block)
+    assert eff.wildcard_covering_data(HUB_DATA, catalog.operations()) is None
+    assert eff.uncertain_wildcard_covering_data(HUB_DATA, catalog.operations()) == ()
 
 
 def test_unknown_action_makes_a_missing_grant_uncertain() -> None:

@@ -87,9 +87,28 @@ def test_operation_lookup_ignores_case() -> None:
 
 
 def test_catalog_covers_both_providers_without_duplicates() -> None:
-    names = [o.name.lower() for o in catalog.operations()]
-    assert len(names) == len(set(names))
-    assert {n.split("/", 1)[0] for n in names} == {"microsoft.devices", "microsoft.deviceupdate"}
+    # An operation is a name on one plane: the same name may be listed once as a control
+    # action and once as a data action, never twice on one plane.
+    keys = [(o.name.lower(), o.is_data_action) for o in catalog.operations()]
+    assert len(keys) == len(set(keys))
+    assert {n.split("/", 1)[0] for n, _ in keys} == {"microsoft.devices", "microsoft.deviceupdate"}
+
+
+def test_jobs_read_is_catalogued_as_a_control_action_and_as_a_data_action() -> None:
+    planes = {o.is_data_action for o in catalog.operations()
+              if o.name.lower() == "microsoft.devices/iothubs/jobs/read"}
+    assert planes == {True, False}
+    control = catalog.operation("MICROSOFT.DEVICES/IOTHUBS/JOBS/READ", is_data_action=False)
+    data = catalog.operation("microsoft.devices/iothubs/jobs/read", is_data_action=True)
+    assert control is not None and not control.is_data_action
+    assert data is not None and data.is_data_action
+
+
+def test_operation_lookup_without_a_plane_prefers_the_data_action() -> None:
+    op = catalog.operation("Microsoft.Devices/IotHubs/jobs/read")
+    assert op is not None and op.is_data_action
+    listkeys = catalog.operation("Microsoft.Devices/iotHubs/listkeys/action")
+    assert listkeys is not None and not listkeys.is_data_action and listkeys.secret_returning
 
 
 def test_operation_sources_record_file_and_commit() -> None:
@@ -209,6 +228,65 @@ def test_committed_catalogs_match_a_fresh_generation(tmp_path: Path) -> None:
     for name in ("operations.json", "builtin_roles.json"):
         fresh = (tmp_path / name).read_text(encoding="utf-8")
         assert fresh == (data / name).read_text(encoding="utf-8"), name
+
+
+def _mini_shared(root: Path) -> Path:
+    """A shared folder of our own with one operation listed on both planes, in the dump
+    and in the docs list, and one built-in role."""
+    corpus = root / "corpus"
+    ops = corpus / "catalog" / "provider-operations"
+    ops.mkdir(parents=True)
+    both = "Microsoft.Devices/iotHubs/jobs/Read"
+    (ops / "Microsoft.Devices.json").write_text(json.dumps({
+        "name": "Microsoft.Devices",
+        "operations": [{"name": "Microsoft.Devices/register/action", "isDataAction": False}],
+        "resourceTypes": [{"operations": [
+            {"name": both, "isDataAction": False, "description": "control"},
+            {"name": both.replace("iotHubs", "IotHubs").lower(), "isDataAction": True, "description": "data"},
+            {"name": "Microsoft.Devices/iotHubs/listkeys/Action", "isDataAction": False},
+        ]}],
+    }), encoding="utf-8")
+    (ops / "Microsoft.DeviceUpdate.json").write_text(json.dumps({"operations": []}), encoding="utf-8")
+    roles = corpus / "catalog" / "builtin-roles"
+    roles.mkdir(parents=True)
+    (roles / "reader.json").write_text(json.dumps({
+        "name": "acdd72a7-3385-48ef-bd42-f606fba81ae7", "roleName": "Reader",
+        "permissions": [{"actions": ["*/read"], "notActions": [], "dataActions": [], "notDataActions": []}],
+    }), encoding="utf-8")
+    ref = root / "reference"
+    ref.mkdir()
+    (ref / "microsoft-devices-operations.json").write_text(json.dumps({
+        "providers": {"Microsoft.Devices": {
+            "actions": [{"operation": "Microsoft.Devices/IotHubs/Jobs/Read", "isDataAction": False},
+                        {"operation": "Microsoft.Devices/IotHubs/twins/read", "isDataAction": False}],
+            "dataActions": [{"operation": "Microsoft.Devices/IotHubs/jobs/read", "isDataAction": True},
+                            {"operation": "Microsoft.Devices/IotHubs/twins/read", "isDataAction": True}],
+        }},
+    }), encoding="utf-8")
+    (ref / "azure-builtin-roles-iot.json").write_text(json.dumps({"roles": []}), encoding="utf-8")
+    return root
+
+
+def test_generation_keeps_an_operation_listed_as_action_and_as_data_action(tmp_path: Path) -> None:
+    shared = _mini_shared(tmp_path)
+    data = generate.build_operations(shared, shared / "corpus")
+    rows = {(o["name"].lower(), o["isDataAction"]): o["source"] for o in data["operations"]}
+    assert rows[("microsoft.devices/iothubs/jobs/read", False)] == "dump:Microsoft.Devices"
+    assert rows[("microsoft.devices/iothubs/jobs/read", True)] == "dump:Microsoft.Devices"
+    # The docs list adds a plane the dump lacks, and repeats none the dump has.
+    assert rows[("microsoft.devices/iothubs/twins/read", False)] == "docs"
+    assert rows[("microsoft.devices/iothubs/twins/read", True)] == "docs"
+    assert len(rows) == len(data["operations"]) == 6
+
+
+def test_generation_creates_a_missing_output_folder(tmp_path: Path) -> None:
+    shared = _mini_shared(tmp_path / "shared")
+    out = tmp_path / "not" / "there"
+    assert generate.main(["--shared", str(shared), "--output", str(out)]) == 0
+    ops = json.loads((out / "operations.json").read_text(encoding="utf-8"))
+    assert ops["secretReturning"] == ["Microsoft.Devices/iotHubs/listkeys/Action"]
+    roles = json.loads((out / "builtin_roles.json").read_text(encoding="utf-8"))
+    assert [r[1] for r in roles["roles"]] == ["Reader"]
 
 
 def test_generation_reports_a_missing_corpus_instead_of_crashing(tmp_path: Path,

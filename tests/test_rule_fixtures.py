@@ -40,6 +40,18 @@ def test_every_rule_has_failing_and_passing_fixtures(rule_id: str) -> None:
     assert list(folder.glob("pass-*")), f"rule {rule_id} has no passing fixture in {folder}"
 
 
+# RBAC strings, types, role types, GUIDs and scope segments compare case-insensitively;
+# each RBAC rule keeps a fixture that fires and one that stays quiet with odd casing.
+RBAC_RULES = ("ROLE001", "ROLE002", "ROLE003", "ROLE004", "RBAC001", "RBAC002", "RBAC003")
+
+
+@pytest.mark.parametrize("rule_id", RBAC_RULES)
+def test_every_rbac_rule_has_casing_trap_fixtures(rule_id: str) -> None:
+    folder = HERE / rule_id
+    assert list(folder.glob("fail-casing-*")), f"rule {rule_id} has no failing casing fixture"
+    assert list(folder.glob("pass-casing-*")), f"rule {rule_id} has no passing casing fixture"
+
+
 def check(path: Path, pack: list) -> object:  # type: ignore[type-arg]
     result = run(Options(paths=[str(path)], cwd=str(HERE)), pack)
     assert not result.errors, [e.message for e in result.errors]
