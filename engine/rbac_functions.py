@@ -90,11 +90,12 @@ def _assignment_of(state: Any, body: Any) -> Any:
 
 
 def _decided(grant: Any, unknowns: tuple[Unknown, ...]) -> bool:
-    if grant is not None:
-        return True
+    """Whether a known string grants, consulting the unknowns that could flip that: a
+    known grant that an unknown ``notActions`` entry might remove is unresolved, not a
+    finding (``unknowns`` is empty when the answer is settled)."""
     for u in unknowns:
         consult(u)
-    return False
+    return grant is not None
 
 
 def _role_unknown(a: Any) -> None:

@@ -34,3 +34,24 @@ def test_a_finding_on_a_duplicated_key_points_at_the_key_whose_value_counts(writ
     line = next(i for i, s in enumerate(path.read_text().splitlines(), 1) if '"disableLocalAuth": false' in s)
     _, out, _ = iotguard("check", "--no-config", "--select", "HUB001", "hub.json")
     assert f"hub.json:{line}:" in out
+
+
+def test_a_known_grant_that_an_unknown_not_action_may_remove_is_unresolved(write: Any, iotguard: Any) -> None:
+    import json
+
+    role = {
+        "type": "Microsoft.Authorization/roleDefinitions", "apiVersion": "2022-04-01",
+        "name": "[guid('keys-role')]",
+        "properties": {
+            "roleName": "Key reader", "type": "CustomRole",
+            "permissions": [{"actions": ["Microsoft.Devices/iotHubs/listkeys/action"],
+                             "notActions": ["[parameters('blocked')]"]}],
+            "assignableScopes": ["[subscription().id]"],
+        },
+    }
+    write("role.json", template(role, parameters={"blocked": {"type": "string"}}))
+    _, out, _ = iotguard("check", "--no-config", "--select", "ROLE002", "--format", "json")
+    report = json.loads(out)
+    assert report["findings"] == []
+    [u] = report["unresolved"]
+    assert u["rule_id"] == "ROLE002" and any("blocked" in i for i in u["inputs"])
