@@ -36,7 +36,7 @@ class Subject:
     locate: Callable[[JsonPath], Mapped]
     api_version: str = ""
     is_builtin: bool = False
-    condition_note: str = ""  # set when the resource's own condition is unknown
+    condition_note: str = ""  # set when its condition (or an enclosing deployment's) is unknown
     suppress: list[tuple[str, str, Mapped]] = field(default_factory=list)  # (rule, reason, where)
     obj: Any = None  # the Resource / RoleDefinition / RoleAssignment / Template
 

@@ -116,6 +116,8 @@ class Template:
     variables: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     deployment: tuple[str, ...] = ()
+    # the condition of the deployment that carries the template (True for a file's root)
+    condition: bool | Unknown = True
     origins: dict[JsonPath, Origin] = field(default_factory=dict)
     mappings: dict[JsonPath, Mapped] = field(default_factory=dict)
 

@@ -487,9 +487,7 @@ def resource_subject(r: Resource, doc: Document) -> Subject:
     raw = _raw_at(doc, r.path)
     raw_name = raw.get("name") if isinstance(raw, dict) else None
     name = r.name if isinstance(r.name, str) else str(r.name)
-    note = ""
-    if isinstance(r.condition, Unknown):
-        note = f"deployed only if its condition holds, which is unknown: {r.condition.describe()}"
+    note = _condition_note(r.condition)
     suppress: list[tuple[str, str, Mapped]] = []
     meta = ci_get(ci_get(r.body, "metadata"), "iotguard")
     entries = ci_get(meta, "suppress")
@@ -512,6 +510,12 @@ def resource_subject(r: Resource, doc: Document) -> Subject:
         suppress=suppress,
         obj=r,
     )
+
+
+def _condition_note(condition: bool | Unknown) -> str:
+    if isinstance(condition, Unknown):
+        return f"deployed only if its condition holds, which is unknown: {condition.describe()}"
+    return ""
 
 
 def _template_subject(t: Any, resources: Sequence[Resource], templates: Sequence[Any]) -> Subject:
@@ -562,7 +566,8 @@ def _template_subject(t: Any, resources: Sequence[Resource], templates: Sequence
     label = "/".join(t.deployment) if t.deployment else "(root)"
     return Subject(
         kind="template", body=body, type="template", name=label, raw_name=label,
-        resource_key=f"template|{label.lower()}", locate=locate, obj=t,
+        resource_key=f"template|{label.lower()}", locate=locate,
+        condition_note=_condition_note(t.condition), obj=t,
     )
 
 

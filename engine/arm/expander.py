@@ -241,6 +241,7 @@ class _Template:
         subscription_id: Any = placeholder.SUBSCRIPTION_ID,
         resource_group: Any = placeholder.RESOURCE_GROUP,
         target_scope: str | None = None,
+        condition: bool | Unknown = True,
     ) -> None:
         self.state = state
         self.limits = state.limits
@@ -254,6 +255,9 @@ class _Template:
         self.depth = depth
         self.subscription_id = subscription_id
         self.resource_group = resource_group
+        # Whether the deployment that carries this template happens at all: its
+        # resources exist only if it does, so each resource's condition includes it.
+        self.condition = condition
         schema = raw.get("$schema")
         self.schema_scope: str = schema_scope(schema) if isinstance(schema, str) else (
             target_scope or (parent.schema_scope if parent is not None else SCOPE_RESOURCE_GROUP))
@@ -735,7 +739,7 @@ class _Template:
     def run(self) -> Template:
         tpl = Template(
             source=self.source, path=self.path, raw=self.raw, schema_scope=self.schema_scope,
-            deployment=self.deployment,
+            deployment=self.deployment, condition=self.condition,
         )
         self.template = tpl
         self.state.expansion.templates.append(tpl)
@@ -887,9 +891,8 @@ class _Template:
                 self.state.error(self.source, (*decl.path, cond_key),
                                  "a resource 'condition' must be a boolean", at_value=True)
         if count_unknown is not None:
-            note = Unknown(f"copy count {count_unknown.text}", count_unknown.causes)
-            condition = note if condition is True else Unknown(
-                f"{piece(condition)} and {note.text}", merge_causes([condition, note]))
+            condition = _both(condition, Unknown(f"copy count {count_unknown.text}", count_unknown.causes))
+        condition = _both(self.condition, condition)
         tkey, type_raw = self._member(raw, "type")
         if not isinstance(type_raw, str) or not type_raw.strip():
             what = "has no 'type'" if type_raw is None else "has a 'type' that is not a string"
@@ -1086,7 +1089,7 @@ class _Template:
                 self.state, self.source, tpath, template, base_dir=self.base_dir, parent=self,
                 outer=not inner, deployment=chain, depth=self.depth + 1,
                 subscription_id=h.subscription_id, resource_group=h.resource_group,
-                target_scope=target_scope,
+                target_scope=target_scope, condition=h.condition,
             )
             if inner:
                 self._pass_parameters(child, resource, h, pkey)
@@ -1178,7 +1181,7 @@ class _Template:
                 self.state, loaded.source, loaded.root, loaded.data,
                 base_dir=posixpath.dirname(target), parent=self, outer=False, deployment=chain,
                 depth=self.depth + 1, subscription_id=h.subscription_id,
-                resource_group=h.resource_group, target_scope=target_scope,
+                resource_group=h.resource_group, target_scope=target_scope, condition=h.condition,
             )
             self._pass_parameters(child, resource, h, pkey)
             child.run()
@@ -1305,6 +1308,16 @@ class _ExpressionDetail:
     def __reduce__(self) -> tuple[Any, ...]:
         reads = [(kind, _Read(item.name, item.origin)) for kind, item in self.reads]
         return (_ExpressionDetail, (self.source, self.fpath, reads))
+
+
+def _both(first: bool | Unknown, second: bool | Unknown) -> bool | Unknown:
+    """Two conditions that must both hold (neither is false here: a false condition
+    drops its resource before conditions are combined)."""
+    if first is True:
+        return second
+    if second is True:
+        return first
+    return Unknown(f"{piece(first)} and {piece(second)}", merge_causes([first, second]))
 
 
 def _is_property_copy(entries: list[Any]) -> bool:
