@@ -80,6 +80,7 @@ class Resource:
     copy_index: int | None = None
     mappings: dict[JsonPath, Mapped] = field(default_factory=dict)
     origins: dict[JsonPath, Origin] = field(default_factory=dict)
+    written_name: str | None = None  # ``name`` as written in ``source`` (None: not a string)
 
     @property
     def type_lower(self) -> str:

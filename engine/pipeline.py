@@ -462,7 +462,7 @@ def _expand(doc: Document, sources: list[Any], out: _Loaded, cwd: str) -> None:
     for r in live:
         if r.existing:
             continue
-        out.subjects.append(resource_subject(r, doc))
+        out.subjects.append(resource_subject(r))
         if r.type_lower == "microsoft.authorization/roledefinitions":
             from engine.rbac import role_body, role_from_resource
 
@@ -483,9 +483,7 @@ def _raw_at(doc: Document, path: JsonPath) -> Any:
     return cur
 
 
-def resource_subject(r: Resource, doc: Document) -> Subject:
-    raw = _raw_at(doc, r.path)
-    raw_name = raw.get("name") if isinstance(raw, dict) else None
+def resource_subject(r: Resource) -> Subject:
     name = r.name if isinstance(r.name, str) else str(r.name)
     note = _condition_note(r.condition)
     suppress: list[tuple[str, str, Mapped]] = []
@@ -502,7 +500,7 @@ def resource_subject(r: Resource, doc: Document) -> Subject:
         body=r.body,
         type=r.type,
         name=name,
-        raw_name=raw_name if isinstance(raw_name, str) else name,
+        raw_name=r.written_name if r.written_name is not None else name,
         resource_key=f"{r.type.lower()}|{name.lower()}",
         locate=r.map,
         api_version=r.api_version,

@@ -36,3 +36,23 @@ def test_a_hub_in_a_nested_deployment_with_an_unknown_condition_is_reported_as_c
     assert finding["resource_name"] == "hub1"
     assert "deployed only if its condition holds, which is unknown" in finding["message"]
     assert "parameter 'deployHub' has no default" in finding["message"]
+
+
+# ----------------------------------------------------------------------------- linked templates
+
+
+def test_a_resource_from_a_linked_template_is_named_as_written_in_that_template(
+    write: Any, iotguard: Any
+) -> None:
+    link = deployment("hubModule", templateLink={"relativePath": "modules/hub.json"},
+                      parameters={"hubName": {"value": "contoso-hub"}})
+    write("main.json", template(link))
+    linked = write("modules/hub.json", template(hub("[parameters('hubName')]"),
+                                                parameters={"hubName": {"type": "string"}}))
+    _, report = check_json(iotguard, "--select", "HUB001", "main.json")
+    [finding] = report["findings"]
+    assert "IotHubs '[parameters('hubName')]' (resolved: 'contoso-hub')" in finding["message"]
+    assert "'hubModule'" not in finding["message"]
+    hub_line = next(i for i, line in enumerate(linked.read_text().splitlines(), 1)
+                    if '"type": "Microsoft.Devices/IotHubs"' in line)
+    assert (finding["path"], finding["line"]) == ("modules/hub.json", hub_line - 1)

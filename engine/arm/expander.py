@@ -1013,6 +1013,7 @@ class _Template:
         raw = h.decl.raw
         is_deployment = h.type.lower() == _DEPLOYMENTS
         prov = _Prov(dict(h.prov.origins), dict(h.prov.mappings))
+        written_name = ci_get(raw, "name")
         for loop in h.loops:
             self.loops.append(loop)
         try:
@@ -1050,6 +1051,7 @@ class _Template:
                 symbolic_name=h.decl.symbolic, condition=h.condition, existing=h.existing,
                 scope=h.scope, deployment=self.deployment, copy_index=h.copy_index,
                 mappings=prov.mappings, origins=prov.origins,
+                written_name=written_name if isinstance(written_name, str) else None,
             )
             self.state.expansion.resources.append(resource)
             if is_deployment and not h.existing:
