@@ -675,10 +675,39 @@ def test_a_missing_linked_file_is_not_checked_with_the_loader_reason() -> None:
 
 
 def test_nested_deployments_stop_at_ten_levels() -> None:
+    body = template(hub("deepest"))
+    for level in range(11):
+        body = template({**nested(body), "name": f"level{level}"})
+    exp = run(body)
+    assert [e.message for e in exp.errors] == ["nested deployments deeper than 10 levels are not expanded"]
+    assert "deepest" not in [r.name for r in exp.resources]
+
+
+def test_a_template_that_links_itself_is_a_located_cycle_error_and_is_not_expanded_again() -> None:
     calls: list[str] = []
-    exp = expand(fixture_doc("linked/self.json"), load_template=fixture_loader("linked", calls))
-    assert len(calls) == 10
-    assert any("deeper than 10 levels" in e.message for e in exp.errors)
+    doc = fixture_doc("linked/self.json")
+    exp = expand(doc, load_template=fixture_loader("linked", calls))
+    assert calls == ["self.json"]
+    [error] = exp.errors
+    assert error.message == ("templateLink 'self.json' forms a cycle: linked/self.json -> linked/self.json; "
+                             "the linked template is not expanded again")
+    assert (error.path, error.line) == ("linked/self.json", line_of(doc, '"templateLink"'))
+    assert [r.deployment for r in exp.resources] == [()]
+
+
+def test_a_template_linked_twice_side_by_side_is_not_a_cycle() -> None:
+    link = {
+        "type": "Microsoft.Resources/deployments",
+        "apiVersion": "2022-09-01",
+        "properties": {"templateLink": {"relativePath": "modules/groups.json"},
+                       "parameters": {"hubName": {"value": "hub1"}}},
+    }
+    tpl = template({**link, "name": "first"}, {**link, "name": "second"})
+    exp = expand(tdoc(tpl, path="linked/main.json"), load_template=fixture_loader("linked", []))
+    assert exp.errors == []
+    assert [r.deployment for r in exp.resources if r.type.endswith("ConsumerGroups")] == [
+        ("first",), ("second",)
+    ]
 
 
 # ----------------------------------------------------------------------------- outputs

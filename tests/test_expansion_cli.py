@@ -56,3 +56,17 @@ def test_a_resource_from_a_linked_template_is_named_as_written_in_that_template(
     hub_line = next(i for i, line in enumerate(linked.read_text().splitlines(), 1)
                     if '"type": "Microsoft.Devices/IotHubs"' in line)
     assert (finding["path"], finding["line"]) == ("modules/hub.json", hub_line - 1)
+
+
+def test_templates_linking_each_other_are_a_located_cycle_error(write: Any, iotguard: Any) -> None:
+    write("a.json", template(deployment("toB", templateLink={"relativePath": "sub/b.json"}), hub("hubA")))
+    b = write("sub/b.json", template(deployment("toA", templateLink={"relativePath": "../a.json"}),
+                                     hub("hubB")))
+    code, report = check_json(iotguard, "--select", "HUB005", "a.json")
+    assert code == 2
+    [error] = report["errors"]
+    link_line = next(i for i, line in enumerate(b.read_text().splitlines(), 1) if '"templateLink"' in line)
+    assert (error["path"], error["line"]) == ("sub/b.json", link_line)
+    assert "forms a cycle: a.json -> sub/b.json -> a.json" in error["message"]
+    # each file expanded once: one finding per hub, not one per trip round the cycle
+    assert sorted(f["resource_name"] for f in report["findings"]) == ["hubA", "hubB"]

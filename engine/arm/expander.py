@@ -20,6 +20,7 @@ items, structured parameter/variable values).
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -88,7 +89,7 @@ def expand(
     if not isinstance(doc.data, dict):
         state.error(doc.source, doc.root, "an ARM template must be a JSON object")
         return expansion
-    root = _Template(state, doc.source, doc.root, doc.data, base_dir="")
+    root = _Template(state, doc.source, doc.root, doc.data, base_dir="", file_id=_file_id(doc))
     root.supply(collect(root.declared(), parameters, expansion.warnings))
     try:
         root.run()
@@ -242,6 +243,7 @@ class _Template:
         resource_group: Any = placeholder.RESOURCE_GROUP,
         target_scope: str | None = None,
         condition: bool | Unknown = True,
+        file_id: str | None = None,
     ) -> None:
         self.state = state
         self.limits = state.limits
@@ -250,6 +252,9 @@ class _Template:
         self.raw = raw
         self.base_dir = base_dir
         self.parent = parent
+        # which file the template is written in (an inline nested template: its parent's)
+        self.file_id: str = file_id if file_id is not None else (
+            parent.file_id if parent is not None else source.path)
         self.outer = outer
         self.deployment = deployment
         self.depth = depth
@@ -1179,11 +1184,20 @@ class _Template:
                 exp.not_checked.append(LinkedTemplate(self.source, lpath, target,
                                                       "the linked file is not a template object"))
                 return
+            cycle = self._link_cycle(_file_id(loaded), loaded.source.path)
+            if cycle is not None:
+                # ARM would recurse until its own nesting limit; expanding the same
+                # files again would only repeat their resources and findings
+                self.state.error(self.source, lpath,
+                                 f"templateLink '{piece(rel)}' forms a cycle: {cycle}; "
+                                 "the linked template is not expanded again")
+                return
             child = _Template(
                 self.state, loaded.source, loaded.root, loaded.data,
                 base_dir=posixpath.dirname(target), parent=self, outer=False, deployment=chain,
                 depth=self.depth + 1, subscription_id=h.subscription_id,
                 resource_group=h.resource_group, target_scope=target_scope, condition=h.condition,
+                file_id=_file_id(loaded),
             )
             self._pass_parameters(child, resource, h, pkey)
             child.run()
@@ -1199,6 +1213,21 @@ class _Template:
                                                   "template specs (templateLink.id) are not fetched"))
         else:
             self.state.error(self.source, lpath, "'templateLink' needs 'uri', 'relativePath' or 'id'")
+
+    def _link_cycle(self, file_id: str, display: str) -> str | None:
+        """The chain of files ``root -> ... -> this -> display`` when the file being
+        linked is this template's own or one of the files that link to it."""
+        files: list[tuple[str, str]] = []
+        t: _Template | None = self
+        while t is not None:
+            if not files or files[-1][0] != t.file_id:
+                files.append((t.file_id, t.source.path))
+            t = t.parent
+        files.reverse()
+        start = next((i for i, (fid, _) in enumerate(files) if fid == file_id), None)
+        if start is None:
+            return None
+        return " -> ".join([*(shown for _, shown in files[start:]), display])
 
     # ------------------------------------------------------------------ outputs
 
@@ -1310,6 +1339,13 @@ class _ExpressionDetail:
     def __reduce__(self) -> tuple[Any, ...]:
         reads = [(kind, _Read(item.name, item.origin)) for kind, item in self.reads]
         return (_ExpressionDetail, (self.source, self.fpath, reads))
+
+
+def _file_id(doc: Document) -> str:
+    """What makes two documents the same file (links may reach it by other paths)."""
+    if doc.abspath:
+        return os.path.normcase(os.path.realpath(doc.abspath))
+    return doc.source.path
 
 
 def _both(first: bool | Unknown, second: bool | Unknown) -> bool | Unknown:
