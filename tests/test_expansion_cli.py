@@ -70,3 +70,51 @@ def test_templates_linking_each_other_are_a_located_cycle_error(write: Any, iotg
     assert "forms a cycle: a.json -> sub/b.json -> a.json" in error["message"]
     # each file expanded once: one finding per hub, not one per trip round the cycle
     assert sorted(f["resource_name"] for f in report["findings"]) == ["hubA", "hubB"]
+
+
+# ----------------------------------------------------------------------------- unknown collections
+
+
+def unresolved_of(iotguard: Any, rule_id: str) -> list[dict[str, Any]]:
+    code, report = check_json(iotguard, "--select", rule_id, "hub.json")
+    assert code == 0 and report["findings"] == []
+    return [u for u in report["unresolved"] if u["rule_id"] == rule_id]
+
+
+def test_hub002_routing_endpoints_from_a_parameter_without_value_are_unresolved(
+    write: Any, iotguard: Any
+) -> None:
+    write("hub.json", template(hub(routing={"endpoints": "[parameters('endpoints')]"}),
+                               parameters={"endpoints": {"type": "object"}}))
+    [u] = unresolved_of(iotguard, "HUB002")
+    assert u["property"] == "properties.routing.endpoints"
+    assert u["inputs"] == ["parameter 'endpoints' has no default and no value was supplied"]
+
+
+def test_hub002_an_event_hub_list_from_a_parameter_without_value_is_unresolved(
+    write: Any, iotguard: Any
+) -> None:
+    write("hub.json", template(hub(routing={"endpoints": {"eventHubs": "[parameters('hubs')]"}}),
+                               parameters={"hubs": {"type": "array"}}))
+    [u] = unresolved_of(iotguard, "HUB002")
+    assert u["property"] == "properties.routing.endpoints.eventHubs"
+    assert u["inputs"] == ["parameter 'hubs' has no default and no value was supplied"]
+
+
+def test_hub003_storage_endpoints_from_a_parameter_without_value_are_unresolved(
+    write: Any, iotguard: Any
+) -> None:
+    write("hub.json", template(hub(storageEndpoints="[parameters('upload')]"),
+                               parameters={"upload": {"type": "object"}}))
+    [u] = unresolved_of(iotguard, "HUB003")
+    assert u["property"] == "properties.storageEndpoints"
+    assert u["inputs"] == ["parameter 'upload' has no default and no value was supplied"]
+
+
+def test_hub004_endpoints_from_a_parameter_without_value_are_unresolved(write: Any, iotguard: Any) -> None:
+    write("hub.json", template(hub(routing={"endpoints": "[parameters('endpoints')]"},
+                                   storageEndpoints={"$default": "[parameters('upload')]"}),
+                               parameters={"endpoints": {"type": "object"}, "upload": {"type": "object"}}))
+    found = unresolved_of(iotguard, "HUB004")
+    assert sorted(u["property"] for u in found) == ["properties.routing.endpoints",
+                                                    "properties.storageEndpoints.$default"]
