@@ -146,6 +146,10 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     result.findings.extend(findings)
     result.unresolved.extend(unresolved)
     result.errors.extend(problems)
+    # A parameter file can be read for several templates (and once more as a file of the
+    # run): the very same problem found twice is reported once.
+    result.errors = list(dict.fromkeys(result.errors))
+    result.warnings = list(dict.fromkeys(result.warnings))
     result.sort()
     return result
 

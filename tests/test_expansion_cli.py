@@ -118,3 +118,59 @@ def test_hub004_endpoints_from_a_parameter_without_value_are_unresolved(write: A
     found = unresolved_of(iotguard, "HUB004")
     assert sorted(u["property"] for u in found) == ["properties.routing.endpoints",
                                                     "properties.storageEndpoints.$default"]
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+PARAMETER_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#"
+
+
+def tagged_hub() -> dict[str, Any]:
+    return template({**hub(disableLocalAuth=True, minTlsVersion="1.2"), "tags": "[parameters('tags')]"},
+                    parameters={"tags": {"type": "object", "defaultValue": {}}})
+
+
+def test_a_malformed_json_cli_value_is_an_error_with_exit_two(write: Any, iotguard: Any) -> None:
+    write("hub.json", tagged_hub())
+    code, report = check_json(iotguard, "--select", "HUB005", "-p", "tags={bad", "hub.json")
+    assert code == 2
+    [error] = report["errors"]
+    assert error["path"] == "--parameters"
+    assert error["message"].startswith("tags={bad: parameter of type object needs JSON")
+    assert error["message"].endswith("(template hub.json)")
+    assert report["summary"]["files_checked"] == 1
+
+
+def test_a_shared_parameter_file_warning_names_each_template_it_concerns(write: Any, iotguard: Any) -> None:
+    write("a.json", tagged_hub())
+    write("b.json", tagged_hub())
+    write("shared.json", {"$schema": PARAMETER_SCHEMA, "contentVersion": "1.0.0.0",
+                          "parameters": {"tagz": {"value": {}}}})
+    _, report = check_json(iotguard, "--select", "HUB005", "--parameters", "shared.json", "a.json", "b.json")
+    assert [w["message"] for w in report["warnings"]] == [
+        "parameter 'tagz' is not declared by template a.json; its value is ignored",
+        "parameter 'tagz' is not declared by template b.json; its value is ignored",
+    ]
+    assert {w["path"] for w in report["warnings"]} == {"shared.json"}
+
+
+def test_a_cli_value_checked_against_several_templates_names_each(write: Any, iotguard: Any) -> None:
+    limited = tagged_hub()
+    limited["parameters"]["sku"] = {"type": "string", "defaultValue": "S1", "allowedValues": ["S1"]}
+    write("a.json", limited)
+    write("b.json", limited)
+    _, report = check_json(iotguard, "--select", "HUB005", "-p", "sku=F1", "a.json", "b.json")
+    assert [w["message"] for w in report["warnings"]] == [
+        "parameter 'sku' value 'F1' is not one of allowedValues (template a.json)",
+        "parameter 'sku' value 'F1' is not one of allowedValues (template b.json)",
+    ]
+
+
+def test_a_broken_sibling_parameter_file_is_reported_once(write: Any, iotguard: Any) -> None:
+    write("main.json", tagged_hub())
+    write("main.parameters.json", '{"$schema": "' + PARAMETER_SCHEMA + '", "contentVersion": "1.0.0.0",\n'
+          ' "parameters": {"tags": {"value": {"a" 1}}}}\n')
+    code, report = check_json(iotguard, "--select", "HUB005", ".")
+    assert code == 2
+    assert [(e["path"], e["line"]) for e in report["errors"]] == [("main.parameters.json", 2)]

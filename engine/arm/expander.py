@@ -90,7 +90,10 @@ def expand(
         state.error(doc.source, doc.root, "an ARM template must be a JSON object")
         return expansion
     root = _Template(state, doc.source, doc.root, doc.data, base_dir="", file_id=_file_id(doc))
-    root.supply(collect(root.declared(), parameters, expansion.warnings))
+    problems: list[Located] = []
+    root.supply(collect(root.declared(), parameters, problems, template=doc.source.path))
+    for problem in problems:
+        state.keep(expansion.errors if problem.severity == "error" else expansion.warnings, problem)
     try:
         root.run()
     except _Abort:
@@ -134,11 +137,14 @@ class _File:
         at_value: bool,
     ) -> None:
         line, col = source.locate_value(path) if at_value else source.locate(path)
-        key = (source.path, line, col, message)
+        self.keep(out, Located(source.path, line, col, message, severity))
+
+    def keep(self, out: list[Located], problem: Located) -> None:
+        key = (problem.path, problem.line, problem.column, problem.message)
         if key in self.seen:
             return  # the same fault repeats in every iteration of a copy loop
         self.seen.add(key)
-        out.append(Located(source.path, line, col, message, severity))
+        out.append(problem)
 
     def exhaust(self, source: SourceFile, path: JsonPath, message: str) -> None:
         if not self.exhausted:
@@ -525,8 +531,12 @@ class _Template:
             return
         checkable = s.checkable if s is not None else not has_expression(default)
         for problem in check_value(p.name, p.type, p.decl, p.value, constraints=checkable):
+            if src is not self.source:
+                # a value from a parameter file, the command line or a linking template:
+                # the same value may be checked against several templates' declarations
+                problem += f" (template {self.source.path})"
             if src is None:
-                self.state.expansion.warnings.append(Located(CLI_PATH, 0, 0, problem, "warning"))
+                self.state.keep(self.state.expansion.warnings, Located(CLI_PATH, 0, 0, problem, "warning"))
             else:
                 self.state.warn(src, loc, problem)
 
