@@ -48,7 +48,7 @@ class Subject:
     locate: Callable[[JsonPath], Mapped]
     api_version: str = ""
     is_builtin: bool = False
-    condition_note: str = ""  # set when the resource's own condition is unknown
+    condition_note: str = ""  # set when its condition (or an enclosing deployment's) is unknown
     suppress: list[InlineSuppression] = field(default_factory=list)
     # For a template subject: the inline suppressions of its resources, by the name its
     # body lists them under (``resources.<name>``), for findings inside a resource.
@@ -258,7 +258,10 @@ class Evaluator:
                     v = expr.search(item, options=self.options)
             except jmespath.exceptions.JMESPathError:
                 v = None
-            text = text.replace(placeholder, _plain(v))
+            # a member of a wholly unknown item ('{parameters('endpoints')}.name') is
+            # shown as the unknown it is, not as if it were the name itself
+            shown = _show(v) if isinstance(item, Unknown) and isinstance(v, Unknown) else _plain(v)
+            text = text.replace(placeholder, shown)
         for k, v in values.items():
             text = text.replace("{" + k + "}", v)
         if since and "{since}" not in rule.message:
@@ -344,7 +347,12 @@ def _walk(body: Any, pattern: tuple[str, ...]) -> Iterator[tuple[JsonPath, Any]]
     for seg in pattern:
         nxt: list[tuple[JsonPath, Any]] = []
         for path, value in frontier:
-            if seg == "**":
+            if isinstance(value, Unknown):
+                # an array or object that is not known statically may hold items the
+                # rule is about: the unknown itself is the item, so the rule's outcome
+                # is unresolved and names it instead of passing for want of items
+                nxt.append((path, value))
+            elif seg == "**":
                 nxt.extend(_leaves(path, value))
             elif seg == "*":
                 if isinstance(value, dict):
@@ -388,6 +396,9 @@ def _pick_property(
     item: Any, base: JsonPath, candidates: tuple[tuple[str, ...], ...]
 ) -> tuple[JsonPath, Any, bool]:
     """The first candidate property present on the item (with the item's spelling)."""
+    if isinstance(item, Unknown) and candidates:
+        # an item not known statically has no known properties: the item is the value
+        return base, item, True
     for cand in candidates:
         cur = item
         real: list[str | int] = []

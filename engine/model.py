@@ -80,6 +80,7 @@ class Resource:
     copy_index: int | None = None
     mappings: dict[JsonPath, Mapped] = field(default_factory=dict)
     origins: dict[JsonPath, Origin] = field(default_factory=dict)
+    written_name: str | None = None  # ``name`` as written in ``source`` (None: not a string)
 
     @property
     def type_lower(self) -> str:
@@ -116,6 +117,8 @@ class Template:
     variables: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     deployment: tuple[str, ...] = ()
+    # the condition of the deployment that carries the template (True for a file's root)
+    condition: bool | Unknown = True
     origins: dict[JsonPath, Origin] = field(default_factory=dict)
     mappings: dict[JsonPath, Mapped] = field(default_factory=dict)
 

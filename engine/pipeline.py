@@ -158,6 +158,10 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     result.findings.extend(findings)
     result.unresolved.extend(unresolved)
     result.errors.extend(problems)
+    # A parameter file can be read for several templates (and once more as a file of the
+    # run): the very same problem found twice is reported once.
+    result.errors = list(dict.fromkeys(result.errors))
+    result.warnings = list(dict.fromkeys(result.warnings))
     result.sort()
     return result
 
@@ -497,7 +501,7 @@ def _expand(doc: Document, sources: list[Any], out: _Loaded, cwd: str, today: da
         if r.existing:
             continue
         problems: list[Problem] = []
-        out.subjects.append(resource_subject(r, doc, today, problems))
+        out.subjects.append(resource_subject(r, today, problems))
         out.errors.extend(p for p in problems if p.severity == "error")
         out.warnings.extend(p for p in problems if p.severity != "error")
         if r.type_lower == "microsoft.authorization/roledefinitions":
@@ -520,18 +524,14 @@ def _raw_at(doc: Document, path: JsonPath) -> Any:
     return cur
 
 
-def resource_subject(r: Resource, doc: Document, today: datetime.date | None = None,
+def resource_subject(r: Resource, today: datetime.date | None = None,
                      problems: list[Problem] | None = None) -> Subject:
     """The subject rules see for resource ``r``; ``problems`` receives what is wrong
     with its inline suppressions (errors) or no longer applies (warnings)."""
     from engine.suppress import read_inline
 
-    raw = _raw_at(doc, r.path)
-    raw_name = raw.get("name") if isinstance(raw, dict) else None
     name = r.name if isinstance(r.name, str) else str(r.name)
-    note = ""
-    if isinstance(r.condition, Unknown):
-        note = f"deployed only if its condition holds, which is unknown: {r.condition.describe()}"
+    note = _condition_note(r.condition)
     today = today or datetime.date.today()
     suppress, errors, warnings = read_inline(ci_get(r.body, "metadata"), r.map, today)
     if problems is not None:
@@ -542,7 +542,7 @@ def resource_subject(r: Resource, doc: Document, today: datetime.date | None = N
         body=r.body,
         type=r.type,
         name=name,
-        raw_name=raw_name if isinstance(raw_name, str) else name,
+        raw_name=r.written_name if r.written_name is not None else name,
         resource_key=f"{r.type.lower()}|{name.lower()}",
         locate=r.map,
         api_version=r.api_version,
@@ -550,6 +550,12 @@ def resource_subject(r: Resource, doc: Document, today: datetime.date | None = N
         suppress=suppress,
         obj=r,
     )
+
+
+def _condition_note(condition: bool | Unknown) -> str:
+    if isinstance(condition, Unknown):
+        return f"deployed only if its condition holds, which is unknown: {condition.describe()}"
+    return ""
 
 
 def _template_subject(t: Any, resources: Sequence[Resource], templates: Sequence[Any]) -> Subject:
@@ -600,7 +606,8 @@ def _template_subject(t: Any, resources: Sequence[Resource], templates: Sequence
     label = "/".join(t.deployment) if t.deployment else "(root)"
     return Subject(
         kind="template", body=body, type="template", name=label, raw_name=label,
-        resource_key=f"template|{label.lower()}", locate=locate, obj=t,
+        resource_key=f"template|{label.lower()}", locate=locate,
+        condition_note=_condition_note(t.condition), obj=t,
     )
 
 

@@ -580,6 +580,52 @@ def test_nested_outputs_are_evaluated_in_the_nested_template() -> None:
     assert exp.templates[1].outputs == {"id": HUB_ID}
 
 
+def conditional(dep: dict[str, Any], condition: Any) -> dict[str, Any]:
+    return {**dep, "condition": condition}
+
+
+def test_resources_of_a_nested_deployment_whose_condition_is_false_do_not_exist() -> None:
+    exp = run(template(conditional(nested(template(hub())), "[equals(1, 2)]")))
+    assert exp.resources == []
+
+
+def test_resources_of_a_nested_deployment_whose_condition_is_unknown_carry_that_condition() -> None:
+    dep = conditional(nested(template(hub())), "[parameters('deployHub')]")
+    exp = run(template(dep, parameters={"deployHub": {"type": "bool"}}))
+    nested_hub = only(exp, "/IotHubs")
+    assert isinstance(nested_hub.condition, Unknown)
+    assert [c.target for c in nested_hub.condition.causes] == ["deployHub"]
+    assert isinstance(exp.templates[1].condition, Unknown)
+
+
+def test_a_nested_resource_condition_is_combined_with_its_deployments_condition() -> None:
+    inner_hub = conditional(hub(), "[parameters('withHub')]")
+    inner_tpl = template(inner_hub, parameters={"withHub": {"type": "bool"}})
+    dep = conditional(nested(inner_tpl), "[parameters('deployHub')]")
+    exp = run(template(dep, parameters={"deployHub": {"type": "bool"}}))
+    condition = only(exp, "/IotHubs").condition
+    assert isinstance(condition, Unknown)
+    assert {c.target for c in condition.causes} == {"deployHub", "withHub"}
+
+
+def test_a_false_inner_condition_wins_over_an_unknown_deployment_condition() -> None:
+    dep = conditional(nested(template(conditional(hub(), False))), "[parameters('deployHub')]")
+    exp = run(template(dep, parameters={"deployHub": {"type": "bool"}}))
+    assert [r.type for r in exp.resources] == ["Microsoft.Resources/deployments"]
+
+
+def test_resources_of_a_linked_deployment_whose_condition_is_unknown_carry_that_condition() -> None:
+    main = parse_json((FIXTURES / "linked/main.json").read_text(encoding="utf-8"))
+    main["parameters"]["deployHub"] = {"type": "bool"}
+    main["resources"][0]["condition"] = "[parameters('deployHub')]"
+    exp = expand(tdoc(main, path="linked/main.json"), load_template=fixture_loader("linked", []))
+    linked = [r for r in exp.resources if r.deployment[:1] == ("hubModule",)]
+    assert {r.type for r in linked} >= {"Microsoft.Devices/IotHubs", "Microsoft.Devices/IotHubs/eventHubEndpoints/ConsumerGroups"}
+    for r in linked:
+        assert isinstance(r.condition, Unknown), r.type
+        assert [c.target for c in r.condition.causes] == ["deployHub"]
+
+
 def test_relative_path_links_are_loaded_and_expanded_recursively() -> None:
     calls: list[str] = []
     exp = expand(fixture_doc("linked/main.json"), load_template=fixture_loader("linked", calls))
@@ -629,10 +675,39 @@ def test_a_missing_linked_file_is_not_checked_with_the_loader_reason() -> None:
 
 
 def test_nested_deployments_stop_at_ten_levels() -> None:
+    body = template(hub("deepest"))
+    for level in range(11):
+        body = template({**nested(body), "name": f"level{level}"})
+    exp = run(body)
+    assert [e.message for e in exp.errors] == ["nested deployments deeper than 10 levels are not expanded"]
+    assert "deepest" not in [r.name for r in exp.resources]
+
+
+def test_a_template_that_links_itself_is_a_located_cycle_error_and_is_not_expanded_again() -> None:
     calls: list[str] = []
-    exp = expand(fixture_doc("linked/self.json"), load_template=fixture_loader("linked", calls))
-    assert len(calls) == 10
-    assert any("deeper than 10 levels" in e.message for e in exp.errors)
+    doc = fixture_doc("linked/self.json")
+    exp = expand(doc, load_template=fixture_loader("linked", calls))
+    assert calls == ["self.json"]
+    [error] = exp.errors
+    assert error.message == ("templateLink 'self.json' forms a cycle: linked/self.json -> linked/self.json; "
+                             "the linked template is not expanded again")
+    assert (error.path, error.line) == ("linked/self.json", line_of(doc, '"templateLink"'))
+    assert [r.deployment for r in exp.resources] == [()]
+
+
+def test_a_template_linked_twice_side_by_side_is_not_a_cycle() -> None:
+    link = {
+        "type": "Microsoft.Resources/deployments",
+        "apiVersion": "2022-09-01",
+        "properties": {"templateLink": {"relativePath": "modules/groups.json"},
+                       "parameters": {"hubName": {"value": "hub1"}}},
+    }
+    tpl = template({**link, "name": "first"}, {**link, "name": "second"})
+    exp = expand(tdoc(tpl, path="linked/main.json"), load_template=fixture_loader("linked", []))
+    assert exp.errors == []
+    assert [r.deployment for r in exp.resources if r.type.endswith("ConsumerGroups")] == [
+        ("first",), ("second",)
+    ]
 
 
 # ----------------------------------------------------------------------------- outputs

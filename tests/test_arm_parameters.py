@@ -177,10 +177,34 @@ def test_a_cli_bool_other_than_true_is_false() -> None:
     assert props(exp)["disableLocalAuth"] is False
 
 
-def test_a_cli_value_that_does_not_parse_as_int_is_a_warning() -> None:
-    exp = run({**HUB, "count": {"type": "int"}}, cli("count", "seven"))
-    assert [w.message for w in exp.warnings] == ["parameter 'count': 'seven' is not an integer"]
-    assert exp.warnings[0].path == "--parameters"
+def test_a_cli_value_that_does_not_parse_as_int_is_an_error_and_unknown() -> None:
+    exp = run({**HUB, "count": {"type": "int"}}, cli("count", "seven"), capacity="[parameters('count')]")
+    assert [(e.path, e.message) for e in exp.errors] == [
+        ("--parameters", "count=seven: parameter of type int needs an integer (template main.json)")
+    ]
+    assert exp.warnings == []
+    value = props(exp)["capacity"]
+    assert isinstance(value, Unknown) and value.kinds == {"error"}
+
+
+def test_a_cli_value_that_is_not_json_for_an_object_is_an_error_and_unknown() -> None:
+    exp = run({**HUB, "tags": {"type": "object"}}, cli("tags", "{bad"), routing="[parameters('tags')]")
+    assert [(e.path, e.message) for e in exp.errors] == [
+        ("--parameters", "tags={bad: parameter of type object needs JSON: Expecting property name "
+                         "enclosed in double quotes at column 2 (template main.json)")
+    ]
+    value = props(exp)["routing"]
+    assert isinstance(value, Unknown) and value.kinds == {"error"}
+
+
+def test_a_cli_value_that_is_not_json_for_an_array_is_an_error() -> None:
+    exp = run({**HUB, "rules": {"type": "array"}}, cli("rules", "[1, 2"))
+    assert ["rules=[1, 2: parameter of type array needs JSON" in e.message for e in exp.errors] == [True]
+
+
+def test_a_cli_string_that_looks_like_bad_json_is_just_a_string() -> None:
+    exp = run({**HUB, "text": {"type": "string"}}, cli("text", "{bad"), comments="[parameters('text')]")
+    assert exp.errors == [] and props(exp)["comments"] == "{bad"
 
 
 # ----------------------------------------------------------------------------- unknowns
@@ -227,7 +251,7 @@ def test_an_undeclared_name_in_a_parameter_file_is_a_located_warning() -> None:
     assert len(exp.warnings) == 1
     w = exp.warnings[0]
     assert (w.path, w.severity) == ("main.parameters.json", "warning")
-    assert "'typo' is not declared" in w.message
+    assert w.message == "parameter 'typo' is not declared by template main.json; its value is ignored"
     assert (w.line, w.column) == (line_of(source, '"typo"'), 5)
 
 
@@ -257,15 +281,15 @@ def test_length_and_range_bounds_are_checked() -> None:
     exp = run(params, pfile({"short": {"value": "toolong"}, "units": {"value": 0}}))
     messages = sorted(w.message for w in exp.warnings)
     assert messages == [
-        "parameter 'short' value is longer than maxLength 3",
-        "parameter 'units' value 0 is below minValue 1",
+        "parameter 'short' value is longer than maxLength 3 (template main.json)",
+        "parameter 'units' value 0 is below minValue 1 (template main.json)",
     ]
 
 
 def test_a_value_of_the_wrong_type_is_a_warning() -> None:
     exp = run({**HUB, "units": {"type": "int"}}, pfile({"units": {"value": "5"}}))
     assert [w.message for w in exp.warnings] == [
-        "parameter 'units' is declared int but the value is a string"
+        "parameter 'units' is declared int but the value is a string (template main.json)"
     ]
 
 

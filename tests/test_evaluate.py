@@ -133,6 +133,42 @@ def test_each_evaluates_every_item_and_points_at_it() -> None:
     assert f[0].property == "properties.routing.endpoints.eventHubs[1].authenticationType"
 
 
+def test_an_unknown_collection_under_each_is_one_unresolved_item_naming_the_input() -> None:
+    endpoints = Unknown.of("parameter", "parameter 'endpoints' has no value", text="parameters('endpoints')")
+    r = rule(condition="ieq(authenticationType, 'keyBased')", each="properties.routing.endpoints.*.*",
+             property="authenticationType")
+    f, u = run(r, subject(hubbody(routing={"endpoints": endpoints})))
+    assert not f and len(u) == 1
+    assert u[0].inputs == ("parameter 'endpoints' has no value",)
+    assert u[0].property == "properties.routing.endpoints"
+    assert "properties.routing.endpoints = {parameters('endpoints')}" in u[0].message
+
+
+def test_an_unknown_array_deeper_in_the_each_path_is_unresolved_too() -> None:
+    hubs = Unknown.of("parameter", "parameter 'ehs' has no value", text="parameters('ehs')")
+    r = rule(condition="ieq(authenticationType, 'keyBased')", each="properties.routing.endpoints.*.*",
+             property="authenticationType")
+    body = hubbody(routing={"endpoints": {"eventHubs": hubs, "serviceBusQueues": [
+        {"name": "q", "authenticationType": "keyBased"}]}})
+    f, u = run(r, subject(body))
+    assert [x.property for x in f] == ["properties.routing.endpoints.serviceBusQueues[0].authenticationType"]
+    assert [x.property for x in u] == ["properties.routing.endpoints.eventHubs"]
+
+
+def test_an_absent_collection_under_each_yields_no_item() -> None:
+    r = rule(condition="ieq(authenticationType, 'keyBased')", each="properties.routing.endpoints.*.*")
+    assert run(r, subject(hubbody(routing={}))) == ([], [])
+
+
+def test_a_message_member_of_an_unknown_item_is_shown_as_unknown() -> None:
+    text = RULE.format(n=1).replace('message: "{resource}: {property} = {value}{provenance}"',
+                                    'message: "endpoint {$ name} fires"')
+    compiled, _ = compile_rule_text("t.yaml", text + 'condition: "k == `true`"\neach: properties.eps.*\n')
+    eps = Unknown.of("parameter", "parameter 'eps' has no value", text="parameters('eps')")
+    _, u = run(compiled, subject(hubbody(eps=eps)))
+    assert u[0].message.startswith("endpoint {parameters('eps').name} fires")
+
+
 def test_message_expressions_read_the_item() -> None:
     body = hubbody(eps=[{"name": "archive", "k": True}])
     r = rule(condition="k", each="properties.eps.*")

@@ -20,6 +20,7 @@ items, structured parameter/variable values).
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -88,8 +89,11 @@ def expand(
     if not isinstance(doc.data, dict):
         state.error(doc.source, doc.root, "an ARM template must be a JSON object")
         return expansion
-    root = _Template(state, doc.source, doc.root, doc.data, base_dir="")
-    root.supply(collect(root.declared(), parameters, expansion.warnings))
+    root = _Template(state, doc.source, doc.root, doc.data, base_dir="", file_id=_file_id(doc))
+    problems: list[Located] = []
+    root.supply(collect(root.declared(), parameters, problems, template=doc.source.path))
+    for problem in problems:
+        state.keep(expansion.errors if problem.severity == "error" else expansion.warnings, problem)
     try:
         root.run()
     except _Abort:
@@ -133,11 +137,14 @@ class _File:
         at_value: bool,
     ) -> None:
         line, col = source.locate_value(path) if at_value else source.locate(path)
-        key = (source.path, line, col, message)
+        self.keep(out, Located(source.path, line, col, message, severity))
+
+    def keep(self, out: list[Located], problem: Located) -> None:
+        key = (problem.path, problem.line, problem.column, problem.message)
         if key in self.seen:
             return  # the same fault repeats in every iteration of a copy loop
         self.seen.add(key)
-        out.append(Located(source.path, line, col, message, severity))
+        out.append(problem)
 
     def exhaust(self, source: SourceFile, path: JsonPath, message: str) -> None:
         if not self.exhausted:
@@ -241,6 +248,8 @@ class _Template:
         subscription_id: Any = placeholder.SUBSCRIPTION_ID,
         resource_group: Any = placeholder.RESOURCE_GROUP,
         target_scope: str | None = None,
+        condition: bool | Unknown = True,
+        file_id: str | None = None,
     ) -> None:
         self.state = state
         self.limits = state.limits
@@ -249,11 +258,17 @@ class _Template:
         self.raw = raw
         self.base_dir = base_dir
         self.parent = parent
+        # which file the template is written in (an inline nested template: its parent's)
+        self.file_id: str = file_id if file_id is not None else (
+            parent.file_id if parent is not None else source.path)
         self.outer = outer
         self.deployment = deployment
         self.depth = depth
         self.subscription_id = subscription_id
         self.resource_group = resource_group
+        # Whether the deployment that carries this template happens at all: its
+        # resources exist only if it does, so each resource's condition includes it.
+        self.condition = condition
         schema = raw.get("$schema")
         self.schema_scope: str = schema_scope(schema) if isinstance(schema, str) else (
             target_scope or (parent.schema_scope if parent is not None else SCOPE_RESOURCE_GROUP))
@@ -516,8 +531,12 @@ class _Template:
             return
         checkable = s.checkable if s is not None else not has_expression(default)
         for problem in check_value(p.name, p.type, p.decl, p.value, constraints=checkable):
+            if src is not self.source:
+                # a value from a parameter file, the command line or a linking template:
+                # the same value may be checked against several templates' declarations
+                problem += f" (template {self.source.path})"
             if src is None:
-                self.state.expansion.warnings.append(Located(CLI_PATH, 0, 0, problem, "warning"))
+                self.state.keep(self.state.expansion.warnings, Located(CLI_PATH, 0, 0, problem, "warning"))
             else:
                 self.state.warn(src, loc, problem)
 
@@ -735,7 +754,7 @@ class _Template:
     def run(self) -> Template:
         tpl = Template(
             source=self.source, path=self.path, raw=self.raw, schema_scope=self.schema_scope,
-            deployment=self.deployment,
+            deployment=self.deployment, condition=self.condition,
         )
         self.template = tpl
         self.state.expansion.templates.append(tpl)
@@ -887,9 +906,8 @@ class _Template:
                 self.state.error(self.source, (*decl.path, cond_key),
                                  "a resource 'condition' must be a boolean", at_value=True)
         if count_unknown is not None:
-            note = Unknown(f"copy count {count_unknown.text}", count_unknown.causes)
-            condition = note if condition is True else Unknown(
-                f"{piece(condition)} and {note.text}", merge_causes([condition, note]))
+            condition = _both(condition, Unknown(f"copy count {count_unknown.text}", count_unknown.causes))
+        condition = _both(self.condition, condition)
         tkey, type_raw = self._member(raw, "type")
         if not isinstance(type_raw, str) or not type_raw.strip():
             what = "has no 'type'" if type_raw is None else "has a 'type' that is not a string"
@@ -1010,6 +1028,7 @@ class _Template:
         raw = h.decl.raw
         is_deployment = h.type.lower() == _DEPLOYMENTS
         prov = _Prov(dict(h.prov.origins), dict(h.prov.mappings))
+        written_name = ci_get(raw, "name")
         for loop in h.loops:
             self.loops.append(loop)
         try:
@@ -1047,6 +1066,7 @@ class _Template:
                 symbolic_name=h.decl.symbolic, condition=h.condition, existing=h.existing,
                 scope=h.scope, deployment=self.deployment, copy_index=h.copy_index,
                 mappings=prov.mappings, origins=prov.origins,
+                written_name=written_name if isinstance(written_name, str) else None,
             )
             self.state.expansion.resources.append(resource)
             if is_deployment and not h.existing:
@@ -1086,7 +1106,7 @@ class _Template:
                 self.state, self.source, tpath, template, base_dir=self.base_dir, parent=self,
                 outer=not inner, deployment=chain, depth=self.depth + 1,
                 subscription_id=h.subscription_id, resource_group=h.resource_group,
-                target_scope=target_scope,
+                target_scope=target_scope, condition=h.condition,
             )
             if inner:
                 self._pass_parameters(child, resource, h, pkey)
@@ -1174,11 +1194,20 @@ class _Template:
                 exp.not_checked.append(LinkedTemplate(self.source, lpath, target,
                                                       "the linked file is not a template object"))
                 return
+            cycle = self._link_cycle(_file_id(loaded), loaded.source.path)
+            if cycle is not None:
+                # ARM would recurse until its own nesting limit; expanding the same
+                # files again would only repeat their resources and findings
+                self.state.error(self.source, lpath,
+                                 f"templateLink '{piece(rel)}' forms a cycle: {cycle}; "
+                                 "the linked template is not expanded again")
+                return
             child = _Template(
                 self.state, loaded.source, loaded.root, loaded.data,
                 base_dir=posixpath.dirname(target), parent=self, outer=False, deployment=chain,
                 depth=self.depth + 1, subscription_id=h.subscription_id,
-                resource_group=h.resource_group, target_scope=target_scope,
+                resource_group=h.resource_group, target_scope=target_scope, condition=h.condition,
+                file_id=_file_id(loaded),
             )
             self._pass_parameters(child, resource, h, pkey)
             child.run()
@@ -1194,6 +1223,21 @@ class _Template:
                                                   "template specs (templateLink.id) are not fetched"))
         else:
             self.state.error(self.source, lpath, "'templateLink' needs 'uri', 'relativePath' or 'id'")
+
+    def _link_cycle(self, file_id: str, display: str) -> str | None:
+        """The chain of files ``root -> ... -> this -> display`` when the file being
+        linked is this template's own or one of the files that link to it."""
+        files: list[tuple[str, str]] = []
+        t: _Template | None = self
+        while t is not None:
+            if not files or files[-1][0] != t.file_id:
+                files.append((t.file_id, t.source.path))
+            t = t.parent
+        files.reverse()
+        start = next((i for i, (fid, _) in enumerate(files) if fid == file_id), None)
+        if start is None:
+            return None
+        return " -> ".join([*(shown for _, shown in files[start:]), display])
 
     # ------------------------------------------------------------------ outputs
 
@@ -1305,6 +1349,23 @@ class _ExpressionDetail:
     def __reduce__(self) -> tuple[Any, ...]:
         reads = [(kind, _Read(item.name, item.origin)) for kind, item in self.reads]
         return (_ExpressionDetail, (self.source, self.fpath, reads))
+
+
+def _file_id(doc: Document) -> str:
+    """What makes two documents the same file (links may reach it by other paths)."""
+    if doc.abspath:
+        return os.path.normcase(os.path.realpath(doc.abspath))
+    return doc.source.path
+
+
+def _both(first: bool | Unknown, second: bool | Unknown) -> bool | Unknown:
+    """Two conditions that must both hold (neither is false here: a false condition
+    drops its resource before conditions are combined)."""
+    if first is True:
+        return second
+    if second is True:
+        return first
+    return Unknown(f"{piece(first)} and {piece(second)}", merge_causes([first, second]))
 
 
 def _is_property_copy(entries: list[Any]) -> bool:

@@ -4,7 +4,9 @@ constraint checks, and provenance that finds its file position only when asked.
 Parameter-file and command-line values are literal: they are never evaluated and ``[[``
 is not unescaped in them (facts §6.1, §6.7).  Problems with supplied values (an
 undeclared name, a value of the wrong type or outside ``allowedValues``/``maxLength``/
-``minValue``...) are warnings, as the rule catalog asks.
+``minValue``...) are warnings, as the rule catalog asks; a ``--parameters name=value``
+that the Azure CLI could not type (not JSON for an object or array, not an integer for
+an int) is an error and the value unknown.
 """
 
 from __future__ import annotations
@@ -227,18 +229,23 @@ def _is_entry(obj: Mapping[str, Any]) -> bool:
 def collect(
     declared: Mapping[str, tuple[str, str]],
     sources: Iterable[ParameterSource],
-    warnings: list[Located],
+    problems: list[Located],
+    *,
+    template: str,
 ) -> dict[str, Supplied]:
     """Supplied values by lower-cased parameter name, later sources winning.
 
     ``declared`` maps lower-cased names to (name as declared, lower-cased type).
+    ``template`` names the template in problems that depend on it: one parameter file
+    or ``--parameters`` value is often applied to several templates of a run.
+    Problems are warnings, except a command-line value the Azure CLI would refuse.
     """
     out: dict[str, Supplied] = {}
     for src in sources:
         if src.kind == "cli":
-            _collect_cli(src, declared, warnings, out)
+            _collect_cli(src, declared, problems, out, template)
         elif src.kind == "file" and src.document is not None:
-            _collect_file(src.document, declared, warnings, out)
+            _collect_file(src.document, declared, problems, out, template)
     return out
 
 
@@ -247,6 +254,7 @@ def _collect_file(
     declared: Mapping[str, tuple[str, str]],
     warnings: list[Located],
     out: dict[str, Supplied],
+    template: str,
 ) -> None:
     entries, base = _file_entries(doc)
     source = doc.source
@@ -263,7 +271,8 @@ def _collect_file(
             line, col = source.locate((*base, key))
             warnings.append(Located(
                 source.path, line, col,
-                f"parameter '{key}' is not declared by the template; its value is ignored", "warning"))
+                f"parameter '{key}' is not declared by template {template}; its value is ignored",
+                "warning"))
             continue
         name = hit[0]
         ok, value = entry_value(name, entry)
@@ -283,25 +292,32 @@ def _collect_file(
 def _collect_cli(
     src: ParameterSource,
     declared: Mapping[str, tuple[str, str]],
-    warnings: list[Located],
+    problems: list[Located],
     out: dict[str, Supplied],
+    template: str,
 ) -> None:
     hit = declared.get(src.name.lower())
     if hit is None:
-        warnings.append(Located(
+        problems.append(Located(
             CLI_PATH, 0, 0,
-            f"parameter '{src.name}' is not declared by the template; its value is ignored", "warning"))
+            f"parameter '{src.name}' is not declared by template {template}; its value is ignored",
+            "warning"))
         return
     name, type_name = hit
     value, problem = coerce_cli(type_name, src.value)
     if problem:
-        warnings.append(Located(CLI_PATH, 0, 0, f"parameter '{name}': {problem}", "warning"))
+        # ``az deployment group create`` refuses such a value: it is a mistake in how
+        # we were called, and the value is unknown rather than the text taken as is
+        problems.append(Located(CLI_PATH, 0, 0, f"{name}={src.value}: {problem} (template {template})",
+                                "error"))
+        value = Unknown.of("error", f"parameter '{name}': {problem}", target=name,
+                           text=f"parameters('{name}')")
     out[name.lower()] = Supplied(name, value, Origin(kind="parameter-cli", name=name), reported=bool(problem))
 
 
 def coerce_cli(type_name: str, text: str) -> tuple[Any, str]:
     """Type a ``name=value`` string like the Azure CLI (facts §6.7); returns the value
-    and a problem description ("" when none)."""
+    and why the Azure CLI would refuse it ("" when it would not)."""
     t = type_name.lower()
     if t == "bool":
         return text.lower() == "true", ""
@@ -309,12 +325,14 @@ def coerce_cli(type_name: str, text: str) -> tuple[Any, str]:
         try:
             return int(text.strip()), ""
         except ValueError:
-            return text, f"'{text}' is not an integer"
+            return text, f"parameter of type {type_name} needs an integer"
     if t in ("object", "secureobject", "array"):
         try:
             return to_cidicts(json.loads(text)), ""
+        except json.JSONDecodeError as exc:
+            return text, f"parameter of type {type_name} needs JSON: {exc.msg} at column {exc.colno}"
         except (ValueError, RecursionError):
-            return text, f"'{text}' is not valid JSON for a parameter of type {type_name}"
+            return text, f"parameter of type {type_name} needs JSON"
     return text, ""
 
 
