@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="files or directories (recursive, *.json and *.jsonc); default: .")
         sp.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                         help="skip paths matching GLOB (repeatable)")
+        sp.add_argument("--context", action="append", default=[], metavar="PATH",
+                        help="also read PATH (file or directory) for cross-file correlation, "
+                             "but report only on the PATHs given (repeatable; for pre-commit)")
         sp.add_argument("--parameters", "-p", action="append", default=[], metavar="FILE|NAME=VALUE",
                         help="parameter file or name=value for templates (repeatable, later wins)")
         sp.add_argument("--rules", action="append", default=[], metavar="DIR",
@@ -193,6 +196,7 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     opts.jobs = args.jobs
     opts.paths = list(args.paths)
+    opts.context = list(args.context)
     opts.excludes = list(args.exclude)
     opts.parameters = list(args.parameters)
     if config:

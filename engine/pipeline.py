@@ -31,6 +31,10 @@ from engine.values import Located, Unknown, ci_get
 @dataclass
 class Options:
     paths: list[str] = field(default_factory=list)
+    # Read for cross-file correlation (links, assignments, diagnostic settings, templates
+    # of given parameter files) but not reported on: what a pre-commit hook needs, which
+    # is handed only the staged files of a repository.
+    context: list[str] = field(default_factory=list)
     excludes: list[str] = field(default_factory=list)  # globs relative to cwd (command line)
     parameters: list[str] = field(default_factory=list)  # files or name=value
     # From a configuration file, whose globs are relative to its directory ``config_dir``
@@ -117,15 +121,17 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     result = RunResult(fail_on=options.fail_on, strict=options.strict)
     result.rules = [r.info for r in rules]
     config_dir = options.config_dir or cwd
-    found = discover(options.paths,
-                     [*options.excludes, *((config_dir, e) for e in options.config_excludes)], cwd)
+    excludes: list[str | tuple[str, str]] = [
+        *options.excludes, *((config_dir, e) for e in options.config_excludes)]
+    found = discover(options.paths, excludes, cwd)
     result.errors.extend(found.problems)
+    files, context_only = _with_context(found.files, options.context, excludes, cwd)
 
     cli_problems: list[Problem] = []
     cli_params = _cli_parameter_sources(options.parameters, cwd, cli_problems)
     work = _FileWork(options, cwd, cli_params,
-                     {os.path.realpath(abspath): (abspath, display) for abspath, display in found.files})
-    loaded = _load_all(work, found.files, jobs)
+                     {os.path.realpath(abspath): (abspath, display) for abspath, display in files})
+    loaded = _load_all(work, files, jobs)
 
     # Merged in file order whatever the number of jobs, so that output never depends on it.
     for item in loaded:
@@ -162,8 +168,55 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     # run): the very same problem found twice is reported once.
     result.errors = list(dict.fromkeys(result.errors))
     result.warnings = list(dict.fromkeys(result.warnings))
+    if context_only:
+        _drop_context(result, context_only)
     result.sort()
     return result
+
+
+def _with_context(
+    given: list[tuple[str, str]], context: Sequence[str],
+    excludes: Sequence[str | tuple[str, str]], cwd: str,
+) -> tuple[list[tuple[str, str]], set[str]]:
+    """The files a run reads, and the display paths of those it reads only as context.
+
+    A parameter file is checked through the template it belongs to: given
+    ``X.parameters.json``, the run reports on ``X.json`` too, since that is where a value
+    the file changes takes effect.  ``context`` paths are read but not reported on."""
+    seen = {os.path.realpath(a) for a, _ in given}
+    files = list(given)
+    for abspath, _ in given:
+        stem, ext = os.path.splitext(abspath)
+        if stem.lower().endswith(".parameters"):
+            template = stem[: -len(".parameters")] + ext
+            real = os.path.realpath(template)
+            if real not in seen and os.path.isfile(template):
+                seen.add(real)
+                files.append((template, display_path(template, cwd)))
+    context_only: set[str] = set()
+    if context:
+        # Problems of context paths (one that does not exist) are not the run's to report.
+        for abspath, display in discover(context, excludes, cwd).files:
+            real = os.path.realpath(abspath)
+            if real not in seen:
+                seen.add(real)
+                files.append((abspath, display))
+                context_only.add(display)
+    files.sort(key=lambda f: f[1])
+    return files, context_only
+
+
+def _drop_context(result: RunResult, context_only: set[str]) -> None:
+    """Keep only what concerns the files reported on (see ``Options.context``)."""
+    keep = context_only.__contains__
+    result.findings = [f for f in result.findings if not keep(f.path)]
+    result.unresolved = [u for u in result.unresolved if not keep(u.path)]
+    result.errors = [e for e in result.errors if not keep(e.path)]
+    result.warnings = [w for w in result.warnings if not keep(w.path)]
+    result.not_checked = [n for n in result.not_checked if not keep(n.path)]
+    result.files_checked = [p for p in result.files_checked if not keep(p)]
+    result.files_skipped = [p for p in result.files_skipped if not keep(p)]
+    result.evaluated = [e for e in result.evaluated if not keep(e[0])]
 
 
 def _check_inline_rules(subjects: list[Subject], known: Sequence[RuleInfo], result: RunResult) -> None:

@@ -258,3 +258,21 @@ def test_a_missing_rules_directory_on_the_command_line_is_a_usage_error(write: A
     write("hub.json", template(hub(**GOOD)))
     code, _, err = iotguard("check", "--rules", "no-such-pack", "hub.json")
     assert code == 2 and err.strip() == "iotguard: error: --rules no-such-pack: no such directory"
+
+
+def test_context_files_are_read_for_correlation_but_not_reported_on(write: Any, iotguard: Any) -> None:
+    write("good.json", template(hub(**GOOD)))
+    write("other/bad.json", template(hub(name="hub2", **{**GOOD, "disableLocalAuth": False})))
+    write("other/broken.json", '{"resources": [')
+    code, out, _ = iotguard("check", "--no-config", "--context", ".", "good.json")
+    assert code == 0 and "bad.json" not in out and "broken.json" not in out
+    assert "1 file checked" in out
+
+
+def test_a_parameter_file_given_alone_checks_its_template_with_it(write: Any, iotguard: Any) -> None:
+    h = hub(**{**GOOD, "disableLocalAuth": "[parameters('local')]"})
+    write("hub.json", template(h, parameters={"local": {"type": "bool", "defaultValue": True}}))
+    write("hub.parameters.json", {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                                  "deploymentParameters.json#", "parameters": {"local": {"value": False}}})
+    code, out, _ = iotguard("check", "--no-config", "--select", "HUB001", "hub.parameters.json")
+    assert code == 1 and "hub.json:" in out and "parameter file hub.parameters.json" in out
