@@ -27,6 +27,12 @@ def load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         node = yaml.compose(text, Loader=loader)
+        dup = _first_duplicate_key(node)
+        if dup is not None:
+            key, first = dup
+            raise YamlSyntaxError(key.start_mark.line + 1, key.start_mark.column + 1, (
+                f"duplicate key '{key.value}' (first at line {first.start_mark.line + 1}); "
+                "YAML would keep only the last, silently dropping the first"))
         try:
             return node, yaml.load(text, Loader=loader)
         except ValueError as exc:
@@ -41,6 +47,26 @@ def load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
         line = mark.line + 1 if mark is not None else 1
         col = mark.column + 1 if mark is not None else 1
         raise YamlSyntaxError(line, col, getattr(exc, "problem", None) or str(exc)) from None
+
+
+def _first_duplicate_key(node: yaml.Node | None) -> tuple[yaml.ScalarNode, yaml.ScalarNode] | None:
+    """The first repeated key of any mapping (the repeat, the original), in file order."""
+    found: list[tuple[yaml.ScalarNode, yaml.ScalarNode]] = []
+    stack = [node] if node is not None else []
+    while stack:
+        n = stack.pop()
+        if isinstance(n, yaml.MappingNode):
+            seen: dict[str, yaml.ScalarNode] = {}
+            for k, v in n.value:
+                if isinstance(k, yaml.ScalarNode) and k.value != "<<":
+                    if k.value in seen:
+                        found.append((k, seen[k.value]))
+                    else:
+                        seen[k.value] = k
+                stack.append(v)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    return min(found, key=lambda d: (d[0].start_mark.line, d[0].start_mark.column), default=None)
 
 
 def _first_bad_timestamp(node: yaml.Node | None) -> yaml.ScalarNode | None:
@@ -106,10 +132,11 @@ def _child(node: yaml.Node, step: Any) -> yaml.Node | None:
 
 
 def short_message(err: Any) -> str:
-    if err.validator in ("anyOf", "oneOf"):
+    if err.validator in ("anyOf", "oneOf", "type"):
         # "5 is not valid under any of the given schemas" names no remedy; the
         # alternatives' types usually do.
-        kinds = [sub.get("type") for sub in err.validator_value if isinstance(sub, dict)]
+        kinds = ([err.validator_value] if err.validator == "type"
+                 else [sub.get("type") for sub in err.validator_value if isinstance(sub, dict)])
         if kinds and all(isinstance(k, str) for k in kinds) and not isinstance(err.instance, dict):
             names = ["mapping" if k == "object" else str(k) for k in kinds]
             import jsonschema
@@ -180,10 +207,29 @@ def validate_all(
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     out: list[SchemaProblem] = []
     for err in errors:
-        problem = _problem(positions, err, what, list(prefix))
+        problem = _problem(positions, _narrowed(err, validator), what, list(prefix))
         if problem not in out:
             out.append(problem)
     return out
+
+
+def _narrowed(err: Any, validator: Any) -> Any:
+    """For an anyOf/oneOf error where one alternative has the value's type, the error
+    inside that alternative: ``[p.json, 3]`` against "a string or an array of strings" is
+    wrong at item 1, not for being an array."""
+    while err.validator in ("anyOf", "oneOf") and err.context:
+        alts = err.validator_value
+        fitting = {i for i, alt in enumerate(alts)
+                   if isinstance(alt, dict) and isinstance(alt.get("type"), str)
+                   and validator.is_type(err.instance, alt["type"])}
+        if len(fitting) != 1:
+            break
+        (i,) = fitting
+        inner = [e for e in err.context if e.relative_schema_path and e.relative_schema_path[0] == i]
+        if not inner:
+            break
+        err = max(inner, key=lambda e: len(e.absolute_path))
+    return err
 
 
 def _problem(positions: Positions | None, err: Any, what: str, prefix: list[str]) -> SchemaProblem:

@@ -302,3 +302,17 @@ def test_config_suppression_path_is_relative_to_the_config_file(write: Any, iotg
     _, from_sub, _ = iotguard("check", "--format", "json", cwd=tmp_path / "infra" / "lab")
     assert "HUB001" not in {r for r, _ in _rule_ids(from_root)}
     assert _rule_ids(from_sub) == _rule_ids(from_root)
+
+
+def test_a_duplicated_config_key_is_a_located_error(tmp_path: Path) -> None:
+    (tmp_path / ".iotguard.yaml").write_text("ignore: [HUB010]\nfail-on: high\nignore: [HUB011]\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(tmp_path), None)
+    assert ":3:1:" in str(exc.value) and "duplicate key 'ignore' (first at line 1)" in str(exc.value)
+
+
+def test_a_wrong_item_inside_an_alternative_is_named_not_the_alternative(tmp_path: Path) -> None:
+    (tmp_path / ".iotguard.yaml").write_text('parameters:\n  "*.json": [p.json, 3]\n')
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(tmp_path), None)
+    assert ":2:22:" in str(exc.value) and "parameters.*.json.1: expected string, got integer" in str(exc.value)
