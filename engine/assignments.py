@@ -430,7 +430,7 @@ def ci_key_or(obj: Mapping[str, Any], key: str) -> str:
 _COMPUTED = (
     "roleGuid", "roleName", "roleType", "isBuiltInRole", "roleDefinition", "scope", "scopeKind",
     "isHubScope", "principal", "principalKind", "principalKey", "principalResourceId",
-    "principalParameter", "principalType",
+    "principalParameter", "principalType", "scopeGiven",
 )
 
 
@@ -442,6 +442,10 @@ def assignment_body(a: RoleAssignment) -> CIDict:
     for k in list(body):
         if isinstance(k, str) and k.lower() in {c.lower() for c in _COMPUTED}:
             del body[k]
+    # No ``scope`` and not the legacy ``.../providers/roleAssignments`` child: the
+    # assignment lands at the deployment's own scope, which messages should say.
+    scope_given = ci_get(a.resource.body, "scope") is not None or a.resource.type.lower().endswith(
+        "/providers/roleassignments")
     role = a.role
     scope_kind: str = a.scope_kind
     if scope_kind == "unknown" and isinstance(a.scope_value, Unknown):
@@ -464,6 +468,7 @@ def assignment_body(a: RoleAssignment) -> CIDict:
         principalResourceId=a.principal.resource_id,
         principalParameter=a.principal.parameter,
         principalType=a.principal_type,
+        scopeGiven=scope_given,
     )
     return body
 

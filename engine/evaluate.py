@@ -147,7 +147,10 @@ class Evaluator:
                 # the property is absent: point at the item, or the resource itself
                 item_map = subject.locate(subpath)
                 line, col = item_map.source.locate(item_map.path)
-            message = self._message(rule, subject, item, prop_path, value, exists, mapped, line)
+            # A value the engine computed (an assignment's implicit scope) was written
+            # nowhere: it has no provenance to show, least of all "literal".
+            prov = _provenance(mapped, exists, line, value) if whole or mapped.origin else ""
+            message = self._message(rule, subject, item, prop_path, value, exists, prov)
             prop_text = _path_text(prop_path)
             if outcome is True:
                 f = Finding(
@@ -162,7 +165,7 @@ class Evaluator:
                     resource_name=subject.name,
                     property=prop_text,
                     remediation=rule.info.remediation,
-                    provenance=_provenance(mapped, exists, line, value),
+                    provenance=prov,
                     tags=rule.info.tags,
                     resource_key=subject.resource_key,
                 )
@@ -218,11 +221,9 @@ class Evaluator:
         prop_path: JsonPath,
         value: Any,
         exists: bool,
-        mapped: Mapped,
-        line: int,
+        prov: str,
     ) -> str:
         shown = _show(value) if exists else "absent"
-        prov = _provenance(mapped, exists, line, value)
         since = ""
         for ipath, version in rule.introduced.items():
             if (

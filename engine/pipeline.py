@@ -772,7 +772,8 @@ def _assignments(index: RunIndex, subjects: list[Subject], result: RunResult) ->
         subjects.append(
             Subject(
                 kind="role-assignment", body=assignment_body(a), type=r.type, name=name,
-                raw_name=name, resource_key=f"{r.type.lower()}|{name.lower()}", locate=r.map,
+                raw_name=r.written_name if r.written_name is not None else name,
+                resource_key=f"{r.type.lower()}|{name.lower()}", locate=r.map,
                 api_version=r.api_version, obj=a, suppress=suppress_of.get(id(r), []),
             )
         )

@@ -75,7 +75,8 @@ def test_rbac001_is_unresolved_when_the_scope_is_a_parameter_without_value(write
                    parameters=string_params("scopeId"))
     [u] = unresolved(write, iotguard, doc, "RBAC001")
     assert u["inputs"] == ["parameter 'scopeId' has no default and no value was supplied"]
-    assert "IoT Hub Data Contributor at unknown scope {parameters('scopeId')}:" in u["message"]
+    # the scope's provenance follows it: the parameter and that it has no value
+    assert "IoT Hub Data Contributor at unknown scope {parameters('scopeId')} (parameter 'scopeId'" in u["message"]
     assert u["line"] == line_of(doc, '"scope": "[parameters(')
 
 
@@ -168,7 +169,7 @@ def test_role001_unresolved_message_and_location_name_the_unknown_action(write: 
                    parameters=string_params("extra"))
     [u] = unresolved(write, iotguard, doc, "ROLE001")
     assert "grants IoT Hub data actions and the hub's keys through {parameters('extra')} " \
-        "(permissions[0].actions[0]):" in u["message"]
+        "(permissions[0].actions[0]) (parameter 'extra'" in u["message"]
     assert u["inputs"] == ["parameter 'extra' has no default and no value was supplied"]
     assert u["line"] == line_of(doc, "\"[parameters('extra')]\"")
 
@@ -200,5 +201,5 @@ def test_role003_on_a_wholly_unknown_permissions_list_points_at_that_list(write:
     doc = template(role, parameters={"perms": {"type": "array"}})
     [u] = unresolved(write, iotguard, doc, "ROLE003")
     # The one unknown fills every list of the block; none of them alone is the culprit.
-    assert "through the wildcard {parameters('perms')} (permissions[0]) --" in u["message"]
+    assert "through the wildcard {parameters('perms')} (permissions[0]) (parameter 'perms'" in u["message"]
     assert u["line"] == line_of(doc, "\"permissions\": \"[parameters('perms')]\"")

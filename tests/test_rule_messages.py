@@ -55,3 +55,33 @@ def test_a_known_grant_that_an_unknown_not_action_may_remove_is_unresolved(write
     assert report["findings"] == []
     [u] = report["unresolved"]
     assert u["rule_id"] == "ROLE002" and any("blocked" in i for i in u["inputs"])
+
+
+def _json(out: str) -> Any:
+    import json
+
+    return json.loads(out)
+
+
+def test_dps001_unresolved_names_the_unknown_link_instead_of_a_blank(write: Any, iotguard: Any) -> None:
+    dps = {"type": "Microsoft.Devices/provisioningServices", "apiVersion": "2022-02-05", "name": "dps",
+           "location": "westeurope", "sku": {"name": "S1", "capacity": 1},
+           "properties": {"iotHubs": [{"location": "westeurope", "connectionString": "[parameters('cs')]"}]}}
+    write("dps.json", template(hub(disableLocalAuth=True), dps, parameters={"cs": {"type": "securestring"}}))
+    _, out, _ = iotguard("check", "--no-config", "--select", "DPS001", "--format", "json")
+    [u] = _json(out)["unresolved"]
+    assert "links a hub with a shared access key (properties.iotHubs[0].connectionString = " \
+           "{parameters('cs')}" in u["message"]
+
+
+def test_rbac001_says_when_the_scope_is_the_implicit_deployment_scope(write: Any, iotguard: Any) -> None:
+    ra = {"type": "Microsoft.Authorization/roleAssignments", "apiVersion": "2022-04-01", "name": "[guid('a')]",
+          "properties": {"roleDefinitionId": "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', "
+                                             "'4fc6c259-987e-4a07-842e-c321cc9d413f')]",
+                         "principalId": "11111111-2222-3333-4444-555555555555"}}
+    write("ra.json", template(ra))
+    _, out, _ = iotguard("check", "--no-config", "--select", "RBAC001", "--format", "json")
+    [f] = _json(out)["findings"]
+    assert f["message"].startswith("Microsoft.Authorization/roleAssignments '[guid('a')]' (resolved: '")
+    assert "(no scope property, so the deployment scope): it covers" in f["message"]
+    assert f["provenance"] == ""  # computed, not written anywhere: no "literal at"
