@@ -23,6 +23,7 @@ Detection rules (documented in README "What gets checked"):
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,11 +47,18 @@ class LoadError(Exception):
 def read_source(abspath: str, display: str) -> tuple[SourceFile, Any]:
     """Read and parse one file; raise ``LoadError`` with a position on any fault."""
     try:
-        size = os.path.getsize(abspath)
-        if size > MAX_FILE_BYTES:
-            raise LoadError(display, f"file is {size} bytes; larger than the {MAX_FILE_BYTES}-byte limit")
+        # A device or FIFO (``/dev/zero``, a named pipe reached through a templateLink)
+        # would be read forever: only regular files are read, and never past the limit.
+        st = os.stat(abspath)
+        if not stat.S_ISREG(st.st_mode):
+            raise LoadError(display, "not a regular file; expected a JSON file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise LoadError(display,
+                            f"file is {st.st_size} bytes; larger than the {MAX_FILE_BYTES}-byte limit")
         with open(abspath, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise LoadError(display, f"file is larger than the {MAX_FILE_BYTES}-byte limit")
     except OSError as exc:
         raise LoadError(display, f"cannot read file: {exc.strerror or exc}") from None
     try:

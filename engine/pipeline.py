@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.discover import discover, display_path, glob_match, relative_to_base
 from engine.documents import LoadError, classify, read_source
@@ -55,6 +55,9 @@ class Options:
     # Every rule of the loaded pack (before --select/--ignore): what inline suppressions
     # may name. Empty: the rules the run is given.
     known_rules: list[RuleInfo] = field(default_factory=list)
+
+
+R = TypeVar("R", Finding, Unresolved)
 
 
 class UsageError(Exception):
@@ -168,10 +171,25 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     # run): the very same problem found twice is reported once.
     result.errors = list(dict.fromkeys(result.errors))
     result.warnings = list(dict.fromkeys(result.warnings))
+    # A linked template that the run also checks directly yields its resources twice;
+    # where both readings agree (same place, same message) the finding is one finding.
+    result.findings = _unique(result.findings)
+    result.unresolved = _unique(result.unresolved)
     if context_only:
         _drop_context(result, context_only)
     result.sort()
     return result
+
+
+def _unique(results: list[R]) -> list[R]:
+    seen: set[tuple[str, str, int, int, str]] = set()
+    out: list[R] = []
+    for r in results:
+        key = (r.rule_id, r.path, r.line, r.column, r.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
 
 
 def _with_context(

@@ -174,3 +174,31 @@ def test_a_broken_sibling_parameter_file_is_reported_once(write: Any, iotguard: 
     code, report = check_json(iotguard, "--select", "HUB005", ".")
     assert code == 2
     assert [(e["path"], e["line"]) for e in report["errors"]] == [("main.parameters.json", 2)]
+
+
+# ----------------------------------------------------------------------------- links to odd files
+
+
+def test_a_link_to_a_device_is_a_warning_not_an_endless_read(write: Any, iotguard: Any) -> None:
+    write("main.json", template(deployment("zero", templateLink={"relativePath": "/dev/zero"}),
+                                hub(disableLocalAuth=False)))
+    code, report = check_json(iotguard, "--select", "HUB001", "main.json")
+    assert code == 1 and len(report["findings"]) == 1
+    [warning] = report["not_checked"]
+    assert "/dev/zero not checked: not a regular file" in warning["message"]
+
+
+def test_a_link_to_a_fifo_is_a_warning_not_a_hang(write: Any, iotguard: Any, tmp_path: Any) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe.json")
+    write("main.json", template(deployment("pipe", templateLink={"relativePath": "pipe.json"})))
+    _, report = check_json(iotguard, "main.json")
+    assert "pipe.json not checked: not a regular file" in report["not_checked"][0]["message"]
+
+
+def test_a_linked_template_also_checked_directly_reports_each_finding_once(write: Any, iotguard: Any) -> None:
+    write("main.json", template(deployment("mod", templateLink={"relativePath": "modules/hub.json"})))
+    write("modules/hub.json", template(hub(disableLocalAuth=False)))
+    _, report = check_json(iotguard, "--select", "HUB001", ".")
+    assert len(report["findings"]) == 1
