@@ -41,9 +41,16 @@ def _low(v: Any) -> Any:
     return v.lower() if isinstance(v, str) else v
 
 
+_VERSION = re.compile(r"\d+(?:\.\d+)*")
+
+
 def _version_tuple(v: str) -> tuple[int, ...] | None:
-    parts = re.findall(r"\d+", v)
-    return tuple(int(p) for p in parts) if parts else None
+    """``"1.2"`` -> (1, 2); None for anything that is not a dotted number as written
+    (``"TLS1.2"``, ``"1.2 "``, ``"TLS1_2"``): the service documents the value ``"1.2"``,
+    and what it makes of other spellings is not known, so they do not count as 1.2."""
+    if not _VERSION.fullmatch(v):
+        return None
+    return tuple(int(p) for p in v.split("."))
 
 
 class EvalState:
