@@ -20,7 +20,7 @@ import jmespath.functions
 from engine.jsig import signature
 from engine.model import Resource
 from engine.rbac_functions import RbacFunctions
-from engine.resource_ids import resource_key
+from engine.resource_ids import IdPattern, key_or_pattern, resource_key
 from engine.values import CIDict, Unknown, ci_get, consult
 
 _EXTRA_TYPES = {"CIDict": "object", "Unknown": "string"}
@@ -276,6 +276,12 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
                     legacy[id(d)] = d
         if legacy:
             out.extend(d.body for d in sorted(legacy.values(), key=run.position))
+        if not out:
+            # A setting whose scope is unknown might target this resource: the answer
+            # hinges on it, unless its known parts (type, a name) rule this one out.
+            for pattern, d in found.open:
+                if pattern.could_name(tid):
+                    consult(d.scope)
         return out
 
     @signature({"types": []})
@@ -526,16 +532,29 @@ class _DiagnosticSettings:
 
     by_scope: dict[str, list[Resource]] = field(default_factory=dict)
     legacy: dict[tuple[str, str, str], list[Resource]] = field(default_factory=dict)
+    # Settings whose scope has unknown parts in its type and name (in run order).
+    open: list[tuple[IdPattern, Resource]] = field(default_factory=list)
+
+    def add_scoped(self, d: Resource) -> None:
+        key = key_or_pattern(d.scope) if d.scope is not None else None
+        if isinstance(key, str):
+            self.by_scope.setdefault(key, []).append(d)
+        elif key is not None:
+            self.open.append((key, d))
 
 
 def _diagnostic_settings(run: Any) -> _DiagnosticSettings:
     out = _DiagnosticSettings()
     for d in run.deployed("Microsoft.Insights/diagnosticSettings"):
-        if d.scope is not None:
-            out.by_scope.setdefault(resource_key(str(d.scope)), []).append(d)
+        out.add_scoped(d)
     for d in run.resources:
         low = d.type.lower()
         if d.existing or not low.endswith("diagnosticsettings") or "/providers/" not in low:
+            continue
+        if isinstance(d.scope, Unknown) or isinstance(d.name, Unknown):
+            # The name's first part is the parent, so an unknown name leaves an unknown
+            # scope (or none, when the name does not fit the type).
+            out.add_scoped(d)
             continue
         keys = {("name", str(d.name).split("/", 1)[0].lower())}
         if d.scope is not None:
