@@ -323,20 +323,24 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
 
     @signature({"types": []})
     def _func_literal_key(self, value: Any) -> bool:
-        """A key written literally at the current item (HUB008).  Values from secure
-        parameters are exempt; values that only pass a parameter or variable through are
-        reported where that parameter or variable is written."""
+        """A key written literally at the current item (HUB008).  Values supplied to
+        secure parameters at deployment (a parameter file, a Key Vault reference) are
+        exempt, but a secure parameter's default is written in the template like any
+        literal; values that only pass a parameter or variable through are reported
+        where that parameter or variable is written."""
         path = self.state.item_path
         key_name = next((p for p in reversed(path) if isinstance(p, str)), None)
         subject = self.state.subject
         mapped = subject.locate(path) if subject is not None else None
         origin = mapped.origin if mapped is not None else None
-        param = origin.name if origin is not None and origin.kind.startswith("parameter") else ""
-        if param and _param_type(self.state.resource, str(param)) in _SECURE_TYPES:
-            return False
-        declared = path[:1] == ("parameters",) and len(path) >= 2
-        if declared and _param_type(self.state.resource, str(path[1])) in _SECURE_TYPES:
-            return False
+        if path[:1] == ("parameters",) and len(path) >= 2:
+            written = origin is not None and origin.kind == "parameter-default"
+            if not written and _param_type(self.state.resource, str(path[1])) in _SECURE_TYPES:
+                return False
+        else:
+            param = origin.name if origin is not None and origin.kind.startswith("parameter") else ""
+            if param and _param_type(self.state.resource, str(param)) in _SECURE_TYPES:
+                return False
         if isinstance(value, Unknown):
             # A plain string parameter without a value in a key position is unresolved; a
             # parameter that only names the account next to a listKeys() key is not.

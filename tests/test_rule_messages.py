@@ -55,3 +55,20 @@ def test_a_known_grant_that_an_unknown_not_action_may_remove_is_unresolved(write
     assert report["findings"] == []
     [u] = report["unresolved"]
     assert u["rule_id"] == "ROLE002" and any("blocked" in i for i in u["inputs"])
+
+
+def test_hub008_reports_a_secure_parameter_default_at_the_default_value(write: Any, iotguard: Any) -> None:
+    import json
+
+    key = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg=="
+    doc = template(parameters={"storageConnection": {
+        "type": "securestring",
+        "defaultValue": f"DefaultEndpointsProtocol=https;AccountName=st;AccountKey={key}"}})
+    path = write("main.json", doc)
+    line = next(i for i, s in enumerate(path.read_text().splitlines(), 1) if '"defaultValue"' in s)
+    _, out, _ = iotguard("check", "--no-config", "--select", "HUB008", "--format", "json", "main.json")
+    [f] = json.loads(out)["findings"]
+    assert (f["line"], f["column"]) == (line, 7)
+    assert "parameters.storageConnection = DefaultEndpointsProtocol=https;AccountName=st;AccountKey=Zm9v..." \
+        in f["message"]
+    assert f"parameter 'storageConnection', default at main.json:{line}" in f["message"]
