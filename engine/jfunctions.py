@@ -20,7 +20,7 @@ import jmespath.functions
 from engine.jsig import signature
 from engine.model import Resource
 from engine.rbac_functions import RbacFunctions
-from engine.resource_ids import resource_key
+from engine.resource_ids import IdPattern, key_or_pattern, resource_key
 from engine.values import CIDict, Unknown, ci_get, consult
 
 _EXTRA_TYPES = {"CIDict": "object", "Unknown": "string"}
@@ -283,6 +283,12 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
                     legacy[id(d)] = d
         if legacy:
             out.extend(d.body for d in sorted(legacy.values(), key=run.position))
+        if not out:
+            # A setting whose scope is unknown might target this resource: the answer
+            # hinges on it, unless its known parts (type, a name) rule this one out.
+            for pattern, d in found.open:
+                if pattern.could_name(tid):
+                    consult(d.scope)
         return out
 
     @signature({"types": []})
@@ -324,20 +330,24 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
 
     @signature({"types": []})
     def _func_literal_key(self, value: Any) -> bool:
-        """A key written literally at the current item (HUB008).  Values from secure
-        parameters are exempt; values that only pass a parameter or variable through are
-        reported where that parameter or variable is written."""
+        """A key written literally at the current item (HUB008).  Values supplied to
+        secure parameters at deployment (a parameter file, a Key Vault reference) are
+        exempt, but a secure parameter's default is written in the template like any
+        literal; values that only pass a parameter or variable through are reported
+        where that parameter or variable is written."""
         path = self.state.item_path
         key_name = next((p for p in reversed(path) if isinstance(p, str)), None)
         subject = self.state.subject
         mapped = subject.locate(path) if subject is not None else None
         origin = mapped.origin if mapped is not None else None
-        param = origin.name if origin is not None and origin.kind.startswith("parameter") else ""
-        if param and _param_type(self.state.resource, str(param)) in _SECURE_TYPES:
-            return False
-        declared = path[:1] == ("parameters",) and len(path) >= 2
-        if declared and _param_type(self.state.resource, str(path[1])) in _SECURE_TYPES:
-            return False
+        if path[:1] == ("parameters",) and len(path) >= 2:
+            written = origin is not None and origin.kind == "parameter-default"
+            if not written and _param_type(self.state.resource, str(path[1])) in _SECURE_TYPES:
+                return False
+        else:
+            param = origin.name if origin is not None and origin.kind.startswith("parameter") else ""
+            if param and _param_type(self.state.resource, str(param)) in _SECURE_TYPES:
+                return False
         if isinstance(value, Unknown):
             # A plain string parameter without a value in a key position is unresolved; a
             # parameter that only names the account next to a listKeys() key is not.
@@ -533,16 +543,29 @@ class _DiagnosticSettings:
 
     by_scope: dict[str, list[Resource]] = field(default_factory=dict)
     legacy: dict[tuple[str, str, str], list[Resource]] = field(default_factory=dict)
+    # Settings whose scope has unknown parts in its type and name (in run order).
+    open: list[tuple[IdPattern, Resource]] = field(default_factory=list)
+
+    def add_scoped(self, d: Resource) -> None:
+        key = key_or_pattern(d.scope) if d.scope is not None else None
+        if isinstance(key, str):
+            self.by_scope.setdefault(key, []).append(d)
+        elif key is not None:
+            self.open.append((key, d))
 
 
 def _diagnostic_settings(run: Any) -> _DiagnosticSettings:
     out = _DiagnosticSettings()
     for d in run.deployed("Microsoft.Insights/diagnosticSettings"):
-        if d.scope is not None:
-            out.by_scope.setdefault(resource_key(str(d.scope)), []).append(d)
+        out.add_scoped(d)
     for d in run.resources:
         low = d.type.lower()
         if d.existing or not low.endswith("diagnosticsettings") or "/providers/" not in low:
+            continue
+        if isinstance(d.scope, Unknown) or isinstance(d.name, Unknown):
+            # The name's first part is the parent, so an unknown name leaves an unknown
+            # scope (or none, when the name does not fit the type).
+            out.add_scoped(d)
             continue
         keys = {("name", str(d.name).split("/", 1)[0].lower())}
         if d.scope is not None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.jsig import signature
-from engine.values import Unknown, ci_get, consult
+from engine.values import Unknown, ci_get, consult, tracking
 
 # Built-in roles whose effective actions include writes on any provider.  They are named
 # because a custom role that does so is recognised by its actions instead.
@@ -191,37 +192,37 @@ class RbacFunctions:
         listkeys on a hub the assignment covers: at its scope or an enclosing one, or
         inside it at a hub or at a scope that can hold hubs (a resource group inside a
         subscription) -- not at some other resource that happens to lie inside it.
-        Each as ``<role> at <scope> (<file>:<line>)``."""
+        Each as ``<role> at <scope> (<file>:<line>)``.  When none is found, such a grant
+        to a principal that cannot be told apart from this one (either is a parameter
+        without a value, or otherwise unknown) makes the answer hinge on that principal."""
         from engine.assignments import same_principal
 
         a = _assignment_of(self.state, assignment)
+        run = self.state.run
         if a is None:
             return []
-        if a.principal.key is None and a.principal.unknown is not None:
-            consult(a.principal.unknown)
-            return []
         out: list[str] = []
-        for other in _same_principal_near(self.state.run, a):
-            if other is a or not same_principal(a, other):
+        for other in _same_principal_near(run, a):
+            if other is not a and same_principal(a, other):
+                grant = _listkeys_grant(a, other)
+                if grant is not None:
+                    out.append(grant)
+        if out:
+            return out
+        for other in _unknown_principals_near(run, a):
+            if other is a or same_principal(a, other):
                 continue
-            reach = _listkeys_reach(a, other)
-            if reach is False:
+            with tracking() as doubts:
+                grant = _listkeys_grant(a, other)
+            if grant is None and not doubts:
                 continue
-            if other.role is None:
-                _role_unknown(other)
-                continue
-            eff = other.role.effective
-            grant = next((g for op in _HUB_LISTKEYS if (g := eff.action_grant(op)) is not None), None)
-            if grant is None:
-                for op in _HUB_LISTKEYS:
-                    for u in eff.uncertain_action(op):
-                        consult(u)
-                continue
-            if reach is not True:
-                consult(reach)
-                continue
-            name = other.role.name if isinstance(other.role.name, str) else other.role_guid
-            out.append(f"{name} at {other.scope} ({_location(other.resource)})")
+            for p in (a.principal, other.principal):
+                if _principal_unknown(p) is not None:
+                    consult(p.value)
+            for u in doubts:
+                consult(u)
+            if grant is not None:
+                break  # one possible holder of listkeys settles that the answer is open
         return out
 
     @signature({"types": []}, {"types": ["string"]})
@@ -326,6 +327,39 @@ _CONTAINERS = ("resourceGroup", "subscription", "managementGroup", "tenant")
 def _unknown_scope(a: Any) -> Unknown | None:
     """The unknown input an assignment's scope hinges on, when its kind is unknown."""
     return a.scope_value if a.scope_kind == "unknown" and isinstance(a.scope_value, Unknown) else None
+
+
+def _listkeys_grant(data: Any, other: Any) -> str | None:
+    """``<role> at <scope> (<file>:<line>)`` when ``other``'s role grants IoT Hub
+    listkeys on a hub ``data``'s scope covers, consulting the unknown scope, role or
+    permission the answer hinges on (then None)."""
+    reach = _listkeys_reach(data, other)
+    if reach is False:
+        return None
+    if other.role is None:
+        _role_unknown(other)
+        return None
+    eff = other.role.effective
+    grant = next((g for op in _HUB_LISTKEYS if (g := eff.action_grant(op)) is not None), None)
+    if grant is None:
+        for op in _HUB_LISTKEYS:
+            for u in eff.uncertain_action(op):
+                consult(u)
+        return None
+    if reach is not True:
+        consult(reach)
+        return None
+    name = other.role.name if isinstance(other.role.name, str) else other.role_guid
+    return f"{name} at {other.scope} ({_location(other.resource)})"
+
+
+def _may_grant_listkeys(a: Any) -> bool:
+    """Whether ``a``'s role grants IoT Hub listkeys somewhere, or might (unknown role or
+    permission)."""
+    if a.role is None:
+        return True
+    eff = a.role.effective
+    return any(eff.action_grant(op) is not None or eff.uncertain_action(op) for op in _HUB_LISTKEYS)
 
 
 def _listkeys_reach(data: Any, other: Any) -> bool | Unknown:
@@ -436,6 +470,43 @@ def _principal_groups(run: Any) -> dict[str, _ScopeGroup]:
         if key is not None:
             groups.setdefault(key, _ScopeGroup()).add(a)
     return groups
+
+
+def _principal_unknown(p: Any) -> Unknown | None:
+    """The unknown input a principal hinges on: a parameter without a value (its key
+    only matches other uses of that parameter) or an unclassified unknown; None for a
+    known object ID or a resource's identity."""
+    return p.unknown if p.kind in ("parameter", "unknown") else None
+
+
+@dataclass
+class _OpenPrincipals:
+    """Assignments whose principal is unknown, and those whose role may grant listkeys,
+    each indexed by scope: the candidates when the same principal cannot be told."""
+
+    unknown: _ScopeGroup = field(default_factory=lambda: _ScopeGroup())
+    listkeys: _ScopeGroup = field(default_factory=lambda: _ScopeGroup())
+
+
+def _open_principals(run: Any) -> _OpenPrincipals:
+    out = _OpenPrincipals()
+    for a in run.assignments:
+        if _principal_unknown(a.principal) is not None:
+            out.unknown.add(a)
+        if _may_grant_listkeys(a):
+            out.listkeys.add(a)
+    return out
+
+
+def _unknown_principals_near(run: Any, a: Any) -> list[Any]:
+    """Assignments near ``a``'s scope whose principal might be ``a``'s without being
+    known to be: with ``a``'s principal unknown, those whose role may grant listkeys
+    (whoever holds them); else those whose principal is unknown."""
+    if not hasattr(run, "memo"):
+        return list(getattr(run, "assignments", ()))
+    found: _OpenPrincipals = run.memo("assignments-open-principals", _open_principals)
+    group = found.listkeys if _principal_unknown(a.principal) is not None else found.unknown
+    return group.near(a)
 
 
 def _same_principal_near(run: Any, a: Any) -> list[Any]:

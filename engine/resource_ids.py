@@ -15,8 +15,11 @@ that is": they match any literal value in the same position.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from engine.arm import scope as placeholder
-from engine.values import Unknown
+from engine.values import Unknown, collapse_placeholders
 
 _PLACEHOLDER_SEGMENTS = {
     ("subscriptions", placeholder.SUBSCRIPTION_ID.lower()),
@@ -60,6 +63,43 @@ def resource_key(resource_id: str) -> str:
     if rest and rest[0] == "providers":
         return "/".join(rest)
     return text
+
+
+# Stands for an unknown part of an ID while its known parts are parsed; no ID contains it.
+_MARK = "\x00"
+
+
+@dataclass(frozen=True)
+class IdPattern:
+    """The resources an ID with unknown parts could name: its known parts, each unknown
+    part standing for any text (``/`` included: a parameter may hold a whole ID).
+    ``by_key`` says whether the pattern is of resource keys (the unknown lies in the type
+    and name chain) or of whole normalised IDs (the unknown lies before it)."""
+
+    pattern: re.Pattern[str]
+    by_key: bool
+
+    def could_name(self, resource_id: str) -> bool:
+        text = resource_key(resource_id) if self.by_key else normalise(resource_id)
+        return self.pattern.fullmatch(text) is not None
+
+
+def key_or_pattern(resource_id: str) -> str | IdPattern:
+    """``resource_key`` of an ID, also of an unknown one whose known parts fix its type
+    and name (``/subscriptions/{...}/resourceGroups/rg/providers/.../hub``); an
+    ``IdPattern`` when the unknown parts are in the type and name chain or before it
+    (``.../IotHubs/{parameters('hub')}``, ``{parameters('hubId')}``)."""
+    if not isinstance(resource_id, Unknown):
+        return resource_key(resource_id)
+    # An unknown without a placeholder in its text is a description, not a partial ID.
+    text = resource_id.text if "{" in resource_id.text else "{" + resource_id.text + "}"
+    masked, _ = collapse_placeholders(normalise(text), _MARK)
+    key = resource_key(masked)
+    if _MARK not in key:
+        return key
+    by_key = key.startswith("providers/")
+    known = (key if by_key else masked).split(_MARK)
+    return IdPattern(re.compile(".*".join(map(re.escape, known)), re.S), by_key)
 
 
 def same_resource(a: str, b: str) -> bool:

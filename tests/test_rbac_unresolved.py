@@ -133,6 +133,160 @@ def test_rbac002_ignores_an_unknown_scope_of_a_role_without_listkeys(write: Any,
     assert unresolved(write, iotguard, doc, "RBAC002") == []
 
 
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+NO_PID = "parameter 'pid' has no default and no value was supplied"
+
+
+def test_rbac002_is_unresolved_when_the_data_role_principal_is_a_parameter_without_value(
+        write: Any, iotguard: Run) -> None:
+    doc = template(
+        assignment("own", role_id(f"'{OWNER}'")),
+        assignment("data", role_id(f"'{DATA_CONTRIBUTOR}'"), principal="[parameters('pid')]",
+                   scope="[resourceId('Microsoft.Devices/IotHubs', 'hh')]"),
+        parameters=string_params("pid"),
+    )
+    [u] = unresolved(write, iotguard, doc, "RBAC002")
+    assert u["inputs"] == [NO_PID]
+
+
+def test_rbac002_is_unresolved_when_the_listkeys_principal_is_a_parameter_without_value(
+        write: Any, iotguard: Run) -> None:
+    doc = template(
+        assignment("own", role_id(f"'{OWNER}'"), principal="[parameters('pid')]"),
+        assignment("data", role_id(f"'{DATA_CONTRIBUTOR}'"), scope="[resourceId('Microsoft.Devices/IotHubs', 'hh')]"),
+        parameters=string_params("pid"),
+    )
+    [u] = unresolved(write, iotguard, doc, "RBAC002")
+    assert u["inputs"] == [NO_PID]
+
+
+def test_rbac002_names_both_principals_when_two_parameters_without_value_may_be_one(
+        write: Any, iotguard: Run) -> None:
+    doc = template(
+        assignment("own", role_id(f"'{OWNER}'"), principal="[parameters('owner')]"),
+        assignment("data", role_id(f"'{DATA_CONTRIBUTOR}'"), principal="[parameters('pid')]",
+                   scope="[resourceId('Microsoft.Devices/IotHubs', 'hh')]"),
+        parameters=string_params("pid", "owner"),
+    )
+    [u] = unresolved(write, iotguard, doc, "RBAC002")
+    assert u["inputs"] == [NO_PID, "parameter 'owner' has no default and no value was supplied"]
+
+
+def test_rbac002_fires_when_one_parameter_without_value_gets_both_roles(write: Any, iotguard: Run) -> None:
+    doc = template(
+        assignment("own", role_id(f"'{OWNER}'"), principal="[parameters('pid')]"),
+        assignment("data", role_id(f"'{DATA_CONTRIBUTOR}'"), principal="[parameters('pid')]",
+                   scope="[resourceId('Microsoft.Devices/IotHubs', 'hh')]"),
+        parameters=string_params("pid"),
+    )
+    write("main.json", doc)
+    _, out, _ = iotguard("check", "--no-config", "--select", "RBAC002", "--format", "json", "main.json")
+    report = json.loads(out)
+    assert [f["rule_id"] for f in report["findings"]] == ["RBAC002"]
+    assert report["unresolved"] == []
+
+
+def test_rbac002_a_known_second_grant_outweighs_an_unknown_principal(write: Any, iotguard: Run) -> None:
+    doc = template(
+        assignment("own", role_id(f"'{OWNER}'"), principal="[parameters('pid')]"),
+        assignment("contrib", role_id(f"'{CONTRIBUTOR}'")),
+        assignment("data", role_id(f"'{DATA_CONTRIBUTOR}'"), scope="[resourceId('Microsoft.Devices/IotHubs', 'hh')]"),
+        parameters=string_params("pid"),
+    )
+    write("main.json", doc)
+    _, out, _ = iotguard("check", "--no-config", "--select", "RBAC002", "--format", "json", "main.json")
+    report = json.loads(out)
+    assert [f["rule_id"] for f in report["findings"]] == ["RBAC002"]
+    assert report["unresolved"] == []
+
+
+def test_rbac002_ignores_an_unknown_principal_without_a_listkeys_grant(write: Any, iotguard: Run) -> None:
+    doc = template(
+        assignment("read", role_id(f"'{READER}'")),
+        assignment("data", role_id(f"'{DATA_CONTRIBUTOR}'"), principal="[parameters('pid')]",
+                   scope="[resourceId('Microsoft.Devices/IotHubs', 'hh')]"),
+        parameters=string_params("pid"),
+    )
+    assert unresolved(write, iotguard, doc, "RBAC002") == []
+
+
+def test_rbac002_ignores_an_unknown_principal_whose_listkeys_grant_is_on_another_resource(
+        write: Any, iotguard: Run) -> None:
+    doc = template(
+        assignment("own", role_id(f"'{OWNER}'"), principal="[parameters('pid')]",
+                   scope="[resourceId('Microsoft.Storage/storageAccounts', 'st')]"),
+        assignment("data", role_id(f"'{DATA_CONTRIBUTOR}'"), scope="[resourceId('Microsoft.Devices/IotHubs', 'hh')]"),
+        parameters=string_params("pid"),
+    )
+    assert unresolved(write, iotguard, doc, "RBAC002") == []
+
+
+def _count_weighings(monkeypatch: Any) -> list[int]:
+    from engine import rbac_functions
+
+    weighed: list[int] = []
+    real = rbac_functions._listkeys_grant
+
+    def counting(data: Any, other: Any) -> str | None:
+        weighed.append(1)
+        return real(data, other)
+
+    monkeypatch.setattr(rbac_functions, "_listkeys_grant", counting)
+    return weighed
+
+
+def _hub_scope(i: int) -> str:
+    return f"[resourceId('Microsoft.Devices/IotHubs', 'hub{i}')]"
+
+
+def _known_principal(i: int) -> str:
+    return f"{i:08d}-2222-3333-4444-555555555555"
+
+
+SCALE = 200
+
+
+def unresolved_in_process(write: Callable[..., Any], iotguard: Run, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """RBAC002's unresolved results, evaluated in this process (``--jobs 1``) so that
+    the counting of ``_count_weighings`` sees every call."""
+    write("main.json", doc)
+    _, out, _ = iotguard("check", "--no-config", "--jobs", "1", "--select", "RBAC002", "--format", "json", "main.json")
+    report = json.loads(out)
+    assert report["findings"] == []
+    return [u for u in report["unresolved"] if u["rule_id"] == "RBAC002"]
+
+
+def test_rbac002_weighs_unknown_data_principals_only_against_nearby_grants(
+        write: Any, iotguard: Run, monkeypatch: Any) -> None:
+    """Per hub, a known principal holds Contributor and the unknown one the data role:
+    each data role is weighed against the grants near its hub, not every assignment of
+    the run (that would be quadratic in a large run)."""
+    weighed = _count_weighings(monkeypatch)
+    resources: list[dict[str, Any]] = []
+    for i in range(SCALE):
+        resources.append(assignment(f"c{i}", role_id(f"'{CONTRIBUTOR}'"), _known_principal(i), _hub_scope(i)))
+        resources.append(assignment(f"d{i}", role_id(f"'{DATA_CONTRIBUTOR}'"), "[parameters('pid')]", _hub_scope(i)))
+    found = unresolved_in_process(write, iotguard, template(*resources, parameters=string_params("pid")))
+    assert len(found) == SCALE and all(u["inputs"] == [NO_PID] for u in found)
+    assert SCALE <= len(weighed) <= 4 * SCALE  # condition and message each ask: linear
+
+
+def test_rbac002_weighs_unknown_listkeys_principals_only_against_nearby_data_roles(
+        write: Any, iotguard: Run, monkeypatch: Any) -> None:
+    """Per hub, a known principal holds the data role and Reader, and an unknown one
+    Owner: each data role is weighed against its own hub's assignments only."""
+    weighed = _count_weighings(monkeypatch)
+    resources: list[dict[str, Any]] = []
+    for i in range(SCALE):
+        resources.append(assignment(f"d{i}", role_id(f"'{DATA_CONTRIBUTOR}'"), _known_principal(i), _hub_scope(i)))
+        resources.append(assignment(f"r{i}", role_id(f"'{READER}'"), _known_principal(i), _hub_scope(i)))
+        resources.append(assignment(f"o{i}", role_id(f"'{OWNER}'"), "[parameters('pid')]", _hub_scope(i)))
+    found = unresolved_in_process(write, iotguard, template(*resources, parameters=string_params("pid")))
+    assert len(found) == SCALE and all(u["inputs"] == [NO_PID] for u in found)
+    assert SCALE <= len(weighed) <= 4 * SCALE  # condition and message each ask: linear
+
+
 def egress_hub() -> dict[str, Any]:
     h = hub(disableLocalAuth=True, routing={"endpoints": {"eventHubs": [{
         "name": "e", "authenticationType": "identityBased",

@@ -85,3 +85,20 @@ def test_rbac001_says_when_the_scope_is_the_implicit_deployment_scope(write: Any
     assert f["message"].startswith("Microsoft.Authorization/roleAssignments '[guid('a')]' (resolved: '")
     assert "(no scope property, so the deployment scope): it covers" in f["message"]
     assert f["provenance"] == ""  # computed, not written anywhere: no "literal at"
+
+
+def test_hub008_reports_a_secure_parameter_default_at_the_default_value(write: Any, iotguard: Any) -> None:
+    import json
+
+    key = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg=="
+    doc = template(parameters={"storageConnection": {
+        "type": "securestring",
+        "defaultValue": f"DefaultEndpointsProtocol=https;AccountName=st;AccountKey={key}"}})
+    path = write("main.json", doc)
+    line = next(i for i, s in enumerate(path.read_text().splitlines(), 1) if '"defaultValue"' in s)
+    _, out, _ = iotguard("check", "--no-config", "--select", "HUB008", "--format", "json", "main.json")
+    [f] = json.loads(out)["findings"]
+    assert (f["line"], f["column"]) == (line, 7)
+    assert "parameters.storageConnection = DefaultEndpointsProtocol=https;AccountName=st;AccountKey=Zm9v..." \
+        in f["message"]
+    assert f"parameter 'storageConnection', default at main.json:{line}" in f["message"]
