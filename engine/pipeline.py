@@ -667,7 +667,19 @@ def _template_subject(t: Any, resources: Sequence[Resource], templates: Sequence
         while key in by_name:
             key, n = f"{r.name} ({n})", n + 1
         by_name[key] = r
+    # A default that a parameter file or -p overrides is still written in the template
+    # (and in the repository): HUB008 must see it, though no resource ever receives it.
+    overridden: dict[str, Any] = {}
+    raw_params = ci_get(t.raw, "parameters")
+    if isinstance(raw_params, dict):
+        for pname, decl in raw_params.items():
+            default = ci_get(decl, "defaultValue")
+            if default is not None and not (isinstance(default, str) and default.startswith("[")
+                                            and not default.startswith("[[")) \
+                    and ci_get(t.parameters, pname) != default:
+                overridden[pname] = CIDict(defaultValue=default)
     body = CIDict(
+        parameterDefaults=overridden,
         parameters=t.parameters, variables=t.variables, outputs=t.outputs,
         parameterTypes=t.parameter_types, outputTypes=output_types,
         resources={k: r.body for k, r in by_name.items()}, deployments=deployments, raw=t.raw,
@@ -738,6 +750,9 @@ class _TemplateLocator:
             rest = path[2:]
             dep = self.dep_resources[str(path[1])]
             return dep.map(("properties", *rest)) if rest[:1] == ("parameters",) else dep.map(())
+        if head == "parameterDefaults" and len(path) >= 2:
+            t = self.template
+            return Mapped(t.source, (*t.path, "parameters", *path[1:]))
         mapped: Mapped = self.template.map(path)
         return mapped
 
