@@ -291,3 +291,69 @@ def test_atomic_write_leaves_a_readable_file(tmp_path: Any) -> None:
     finally:
         os.umask(old)
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def _unresolved(severity: str = "high", rule_id: str = "HUB001") -> Unresolved:
+    return Unresolved(rule_id, severity, RULE.title, "disableLocalAuth = {parameters('p')} -- outcome depends on: "
+                      "parameter 'p' has no value", HUB[0], 2, 3, HUB[1], HUB[2], "properties.disableLocalAuth",
+                      inputs=("parameter 'p' has no value",), resource_key="microsoft.devices/iothubs|hub1")
+
+
+def test_github_unresolved_failing_the_run_under_strict_is_an_error_annotation() -> None:
+    r = result(unresolved=[_unresolved()], strict=True)
+    assert r.exit_code() == 1
+    first = github.render(r).splitlines()[0]
+    assert first.startswith("::error file=infra/hub one.json,line=2,col=3,title=HUB001 Hub allows local auth "
+                            "(unresolved)::unresolved: ")
+    assert "parameter 'p' has no value" in first
+
+
+def test_github_unresolved_not_failing_the_run_is_a_warning_or_for_info_a_notice() -> None:
+    r = result(unresolved=[_unresolved(), _unresolved("low", "HUB011"), _unresolved("info", "X")], strict=True)
+    kinds = sorted(line.split(" ", 1)[0] for line in github.render(r).splitlines()[:-1])
+    assert kinds == ["::error", "::notice", "::warning"]
+    r.strict = False
+    kinds = sorted(line.split(" ", 1)[0] for line in github.render(r).splitlines()[:-1])
+    assert kinds == ["::notice", "::warning", "::warning"] and r.exit_code() == 0
+
+
+def test_text_verdict_names_unresolved_results_when_they_alone_fail_the_run() -> None:
+    from engine.report import text
+
+    r = result(unresolved=[_unresolved()], strict=True)
+    assert text.summary_line(r).endswith("-- fail (unresolved results at or above medium, --strict)")
+    r = result(finding(), unresolved=[_unresolved()], strict=True)
+    assert text.summary_line(r).endswith("-- fail (findings and unresolved results at or above medium, --strict)")
+    r = result(finding(), unresolved=[_unresolved()])
+    assert text.summary_line(r).endswith("-- fail (findings at or above medium)")
+
+
+def test_sarif_unresolved_failing_under_strict_has_the_severity_level() -> None:
+    r = result(unresolved=[_unresolved(), _unresolved("low", "HUB011")], strict=True)
+    levels = {res["ruleId"]: (res["kind"], res["level"]) for res in sarif.to_dict(r)["runs"][0]["results"]}
+    assert levels == {"HUB001": ("fail", "error"), "HUB011": ("review", "none")}
+    r.strict = False
+    levels = {res["ruleId"]: (res["kind"], res["level"]) for res in sarif.to_dict(r)["runs"][0]["results"]}
+    assert levels == {"HUB001": ("review", "none"), "HUB011": ("review", "none")}
+
+
+def test_sarif_unresolved_fingerprint_survives_a_line_move_and_differs_from_a_finding() -> None:
+    moved = _unresolved()
+    moved.line = 40
+
+    def fp(r: RunResult) -> set[str]:
+        return {res["partialFingerprints"]["iotguardFindingHash/v1"] for res in sarif.to_dict(r)["runs"][0]["results"]}
+
+    assert fp(result(unresolved=[_unresolved()])) == fp(result(unresolved=[moved]))
+    assert len(fp(result(finding(), unresolved=[_unresolved()]))) == 2
+
+
+def test_strict_run_failing_on_unresolved_annotates_why(write: Any, iotguard: Any) -> None:
+    from tests.conftest import hub, template
+
+    write("hub.json", template(hub(disableLocalAuth="[parameters('dla')]", minTlsVersion="1.2",
+                                   publicNetworkAccess="Disabled", disableDeviceSAS=True, disableModuleSAS=True),
+                               parameters={"dla": {"type": "bool"}}))
+    code, out, _ = iotguard("check", "--no-config", "--strict", "--format", "github")
+    errors = [line for line in out.splitlines() if line.startswith("::error")]
+    assert code == 1 and errors and all("(unresolved)" in e and "parameter 'dla'" in e for e in errors)

@@ -105,7 +105,16 @@ def summary_line(result: RunResult) -> str:
         parts.append(f"{s['unresolved']} unresolved")
     if s["errors"]:
         parts.append(f"{s['errors']} error{'s' if s['errors'] != 1 else ''}")
-    verdict = {0: "pass", 1: f"fail (findings at or above {result.fail_on})", 2: "error"}[
-        result.exit_code()
-    ]
-    return "; ".join(parts) + f" -- {verdict}"
+    return "; ".join(parts) + f" -- {verdict(result)}"
+
+
+def verdict(result: RunResult) -> str:
+    """The outcome and, for a failure, its actual reason: with ``--strict`` a run can
+    fail on unresolved results alone."""
+    code = result.exit_code()
+    if code != 1:
+        return "error" if code == 2 else "pass"
+    reasons = [what for what, items in (("findings", result.failing()),
+                                        ("unresolved results", result.failing_unresolved())) if items]
+    strict = ", --strict" if result.failing_unresolved() else ""
+    return f"fail ({' and '.join(reasons)} at or above {result.fail_on}{strict})"
