@@ -237,8 +237,13 @@ def _check(args: argparse.Namespace) -> int:
         apply_config_suppressions(result, config, datetime.date.today(), cwd)
     if args.command == "baseline":
         from engine.baseline import write_baseline
+        from engine.report.text import problem_lines
 
         write_baseline(result, os.path.join(cwd, args.output), cwd)
+        result.sort()
+        # Exit 2 must say why: an unreadable file is missing from the baseline.
+        for line in problem_lines(result):
+            sys.stderr.write(line + "\n")
         n = len(result.active_findings)
         sys.stdout.write(f"baseline: {n} finding{'s' if n != 1 else ''} recorded in {args.output}\n")
         return 2 if result.errors else 0

@@ -63,14 +63,10 @@ def render(
         for u in result.unresolved:
             out.append(f"{_loc(u.path, u.line, u.column)}  {u.severity.upper().ljust(_WIDTH)}  "
                        f"{u.rule_id}  {u.message}")
-    problems: list[tuple[str, Problem]] = [("error", e) for e in result.errors]
-    if not quiet:
-        problems += [("warning", w) for w in result.warnings]
-        problems += [("warning", n) for n in result.not_checked]
+    problems = problem_lines(result, color=color, warnings=not quiet)
     if problems:
         out.append("")
-        for kind, p in problems:
-            out.append(f"{_loc(p.path, p.line, p.column)}  {_paint(kind, kind, color)}: {p.message}")
+        out.extend(problems)
     if not quiet and result.stale_baseline:
         out.append("")
         out.append(f"{len(result.stale_baseline)} baseline entr"
@@ -89,6 +85,16 @@ def render(
         out.append(summary_line(result))
     # --quiet on a passing run prints nothing at all, not an empty line.
     return "\n".join(out) + "\n" if out else ""
+
+
+def problem_lines(result: RunResult, *, color: bool = False, warnings: bool = True) -> list[str]:
+    """Input errors, then warnings and linked templates not checked, each located."""
+    problems: list[tuple[str, Problem]] = [("error", e) for e in result.errors]
+    if warnings:
+        problems += [("warning", w) for w in result.warnings]
+        problems += [("warning", n) for n in result.not_checked]
+    return [f"{_loc(p.path, p.line, p.column)}  {_paint(kind, kind, color)}: {p.message}"
+            for kind, p in problems]
 
 
 def summary_line(result: RunResult) -> str:
