@@ -201,6 +201,9 @@ class RunResult:
     rules: list[RuleInfo] = field(default_factory=list)
     files_checked: list[str] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)
+    # Those of files_checked that are parameter files: checked through the templates that
+    # use them, so no rule is evaluated on them (JUnit gives them no suite of their own).
+    parameter_files: list[str] = field(default_factory=list)
     not_checked: list[Problem] = field(default_factory=list)  # linked templates not followed
     stale_baseline: list[StaleBaselineEntry] = field(default_factory=list)
     # Every (file, rule id, resource type, resource name) a rule was evaluated on, so
@@ -217,6 +220,7 @@ class RunResult:
         self.not_checked.sort(key=Problem.sort_key)
         self.files_checked.sort()
         self.files_skipped.sort()
+        self.parameter_files.sort()
         self.evaluated.sort()
 
     @property

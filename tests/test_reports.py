@@ -357,3 +357,102 @@ def test_strict_run_failing_on_unresolved_annotates_why(write: Any, iotguard: An
     code, out, _ = iotguard("check", "--no-config", "--strict", "--format", "github")
     errors = [line for line in out.splitlines() if line.startswith("::error")]
     assert code == 1 and errors and all("(unresolved)" in e and "parameter 'dla'" in e for e in errors)
+
+
+def _junit_text(r: RunResult) -> str:
+    root = ET.fromstring(junit.render(r))
+    return "\n".join(t for e in root.iter() for t in (e.text, *e.attrib.values()) if t)
+
+
+def test_junit_unresolved_result_beside_a_finding_of_the_same_rule_and_resource_is_kept() -> None:
+    u = _unresolved()
+    u.message, u.property = "routing endpoint unresolved", "properties.routing"
+    r = result(finding(), unresolved=[u], evaluated=evaluated("HUB001"))
+    root = ET.fromstring(junit.render(r))
+    assert _cases(root) == {"HUB001 hub1": "failure"}
+    out = root.find("testsuite/testcase/system-out")
+    assert out is not None and "unresolved: infra/hub one.json:2:3  HIGH  routing endpoint unresolved" in (out.text or "")
+
+
+def test_junit_strict_failure_lists_the_failing_finding_and_the_failing_unresolved_result() -> None:
+    u = _unresolved()
+    u.message = "routing endpoint unresolved"
+    r = result(finding(), unresolved=[u], evaluated=evaluated("HUB001"), strict=True)
+    failure = ET.fromstring(junit.render(r)).find("testsuite/testcase/failure")
+    assert failure is not None
+    assert "local auth" in (failure.text or "") and "unresolved (--strict): routing endpoint unresolved" in (failure.text or "")
+
+
+def test_junit_every_finding_and_unresolved_result_appears() -> None:
+    items = [finding(message="f-high"), finding(rule_id="HUB001", severity="low", message="f-low", line=20),
+             finding(message="f-suppressed", line=30, suppression=Suppression("config", "accepted")),
+             finding(rule_id="HUB011", severity="low", message="f-suppressed-2", suppression=Suppression("inline", "ok"))]
+    u1, u2 = _unresolved(), _unresolved("low", "HUB011")
+    u1.message, u2.message = "u-high", "u-low"
+    for strict in (False, True):
+        text = _junit_text(result(*items, unresolved=[u1, u2], evaluated=evaluated("HUB001", "HUB011"), strict=strict))
+        for message in ("f-high", "f-low", "f-suppressed", "f-suppressed-2", "u-high", "u-low"):
+            assert message in text, (strict, message)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("severity", ["high", "low"])
+def test_junit_has_a_failure_exactly_when_the_run_fails(strict: bool, severity: str) -> None:
+    cases = [result(finding(severity=severity), strict=strict),
+             result(unresolved=[_unresolved(severity)], strict=strict),
+             result(finding(rule_id="HUB011", severity="low"), unresolved=[_unresolved(severity)], strict=strict),
+             result(finding(severity=severity, suppression=Suppression("config", "x")), strict=strict)]
+    for r in cases:
+        failures = int(ET.fromstring(junit.render(r)).get("failures") or 0)
+        assert (failures > 0) == (r.exit_code() == 1)
+
+
+def test_junit_warnings_are_passing_testcases_carrying_the_message() -> None:
+    r = result(finding(), warnings=[Problem(HUB[0], 13, 45, "suppression of HUB006 expired on 2025-01-01", "warning"),
+                                    Problem("p.parameters.json", 1, 9, "parameter 'zzz' is not declared", "warning")],
+               not_checked=[Problem(HUB[0], 40, 7, "linked template https://x/t.json not checked", "warning")])
+    root = ET.fromstring(junit.render(r))
+    assert _cases(root) == {"HUB001 hub1": "failure", "warning 13:45": "passed", "warning 40:7": "passed",
+                            "warning 1:9": "passed"}
+    texts = [e.text or "" for e in root.iter("system-out")]
+    assert "infra/hub one.json:13:45: warning: suppression of HUB006 expired on 2025-01-01" in texts
+    assert any("linked template https://x/t.json not checked" in t for t in texts)
+    assert "p.parameters.json" in {s.get("name") for s in root.findall("testsuite")}
+
+
+def test_junit_input_errors_in_one_file_have_unique_stable_names() -> None:
+    r = result(errors=[Problem("bad.json", 4, 2, "b"), Problem("bad.json", 4, 2, "a"), Problem("bad.json", 1, 1, "c"),
+                       Problem("bad.json", 0, 0, "no such file")])
+    suite = next(s for s in ET.fromstring(junit.render(r)).findall("testsuite") if s.get("name") == "bad.json")
+    names = [c.get("name") for c in suite.findall("testcase")]
+    assert names == ["input (file)", "input 1:1", "input 4:2", "input 4:2 (2)"]
+    assert suite.get("errors") == "4"
+
+
+def test_junit_parameter_file_gets_no_dummy_suite(write: Any, iotguard: Any) -> None:
+    from tests.test_cli import good_hub
+
+    write("hub.json", good_hub())
+    write("hub.parameters.json", {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                                             "deploymentParameters.json#", "contentVersion": "1.0.0.0", "parameters": {}})
+    _, out, _ = iotguard("check", "--no-config", "--format", "junit")
+    assert [s.get("name") for s in ET.fromstring(out).findall("testsuite")] == ["hub.json"]
+
+
+def test_junit_parameter_file_warning_is_in_its_suite(write: Any, iotguard: Any) -> None:
+    from tests.test_cli import good_hub
+
+    write("hub.json", good_hub())
+    write("hub.parameters.json", {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                                             "deploymentParameters.json#", "contentVersion": "1.0.0.0",
+                                  "parameters": {"zzz": {"value": 1}}})
+    _, out, _ = iotguard("check", "--no-config", "--format", "junit")
+    suite = next(s for s in ET.fromstring(out).findall("testsuite") if s.get("name") == "hub.parameters.json")
+    assert [c.get("name", "").split(" ")[0] for c in suite.findall("testcase")] == ["warning"]
+    assert "'zzz'" in (suite.findtext("testcase/system-out") or "")
+
+
+def test_junit_run_with_nothing_to_test_still_has_one_testcase() -> None:
+    r = RunResult(files_checked=["p.parameters.json"], parameter_files=["p.parameters.json"])
+    root = ET.fromstring(junit.render(r))
+    assert root.get("tests") == "1" and "1 file checked -- pass" in (root.findtext("testsuite/testcase/system-out") or "")
