@@ -456,3 +456,50 @@ def test_junit_run_with_nothing_to_test_still_has_one_testcase() -> None:
     r = RunResult(files_checked=["p.parameters.json"], parameter_files=["p.parameters.json"])
     root = ET.fromstring(junit.render(r))
     assert root.get("tests") == "1" and "1 file checked -- pass" in (root.findtext("testsuite/testcase/system-out") or "")
+
+
+_SIDE_FILES = ("--sarif-file", "out/r.sarif", "--junit-file", "out/r.xml", "--json-file", "out/r.json")
+
+
+def _side_reports(tmp_path: Path) -> tuple[dict[str, Any], ET.Element, dict[str, Any]]:
+    return (json.loads((tmp_path / "out/r.sarif").read_text()), ET.parse(tmp_path / "out/r.xml").getroot(),
+            json.loads((tmp_path / "out/r.json").read_text()))
+
+
+def test_config_error_still_writes_every_requested_report_file(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    from tests.test_cli import good_hub
+
+    write("hub.json", good_hub())
+    write(".iotguard.yaml", "fail-on: high\nexclude: 5\n")
+    code, out, err = iotguard("check", *_SIDE_FILES)
+    assert code == 2 and ".iotguard.yaml:2:10: error: exclude" in err and out == ""
+    doc, junit_root, js = _side_reports(tmp_path)
+    inv = doc["runs"][0]["invocations"][0]
+    assert inv["executionSuccessful"] is False and doc["runs"][0]["results"] == []
+    note = inv["toolExecutionNotifications"][0]
+    assert note["level"] == "error" and note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == ".iotguard.yaml"
+    assert _cases(junit_root) == {"input 2:10": "error"}
+    assert [(e["path"], e["line"]) for e in js["errors"]] == [(".iotguard.yaml", 2)]
+    assert js["summary"]["exit_code"] == 2
+
+
+def test_unusable_baseline_writes_the_error_not_the_findings(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    from tests.test_cli import bad_hub
+
+    write("hub.json", bad_hub())
+    write("base.json", "{\n  \"findings\": [,]\n}")
+    code, _, err = iotguard("check", "--no-config", "--baseline", "base.json", *_SIDE_FILES)
+    assert code == 2 and "base.json:2:" in err
+    doc, junit_root, js = _side_reports(tmp_path)
+    assert doc["runs"][0]["results"] == [] and doc["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    assert set(_cases(junit_root).values()) == {"error"}
+    assert js["findings"] == [] and js["errors"][0]["path"] == "base.json"
+
+
+def test_invalid_rule_file_is_reported_in_the_machine_format_on_stdout(write: Any, iotguard: Any) -> None:
+    write("myrules/bad.yaml", "id: CUS001\ntitle: x\nseverity: urgent\n")
+    code, out, err = iotguard("check", "--no-config", "--rules", "myrules", "--format", "sarif")
+    notes = json.loads(out)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert code == 2 and "bad.yaml:" in err
+    assert notes and all(n["level"] == "error" for n in notes)
+    assert notes[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("bad.yaml")
