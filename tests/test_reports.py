@@ -13,12 +13,14 @@ import pytest
 from engine.findings import Finding, Problem, RuleInfo, RunResult, Suppression, Unresolved
 from engine.report import github, junit, sarif
 from engine.report.files import write_atomic
+from engine.rulepack import bundled_rules_dir
 from tests.conftest import REPO
 
 SARIF_SCHEMA = Path(os.environ.get("IOTGUARD_SHARED", REPO.parent / "shared")) / "reference" / "sarif-schema-2.1.0.json"
 
 RULE = RuleInfo("HUB001", "Hub allows local auth", "high", "desc", "why", "set disableLocalAuth",
-                references=("https://learn.microsoft.com/x",), tags=("entra",))
+                references=("https://learn.microsoft.com/x",), tags=("entra",),
+                source=str(bundled_rules_dir() / "HUB001.yaml"))
 LOW = RuleInfo("HUB011", "No diagnostics", "low", "d", "w", "add one", tags=("logging",))
 
 
@@ -503,3 +505,24 @@ def test_invalid_rule_file_is_reported_in_the_machine_format_on_stdout(write: An
     assert code == 2 and "bad.yaml:" in err
     assert notes and all(n["level"] == "error" for n in notes)
     assert notes[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("bad.yaml")
+
+
+def test_sarif_custom_rule_help_uri_is_its_first_reference_or_absent() -> None:
+    custom = RuleInfo("ORG001", "Org hub naming", "low", "d", "w", "f", references=("https://wiki.example/org001",),
+                      source="policy/iot-rules/ORG001.yaml")
+    bare = RuleInfo("ORG002", "Org tags", "low", "d", "w", "f", source="policy/iot-rules/ORG002.yaml")
+    r = RunResult(rules=[RULE, custom, bare])
+    uris = {d["id"]: d.get("helpUri") for d in sarif.to_dict(r)["runs"][0]["tool"]["driver"]["rules"]}
+    assert uris == {"HUB001": "https://github.com/iotguard/iotguard/blob/main/docs/rules/HUB001.md",
+                    "ORG001": "https://wiki.example/org001", "ORG002": None}
+
+
+def test_sarif_help_uri_from_the_cli_only_links_docs_of_bundled_rules(write: Any, iotguard: Any) -> None:
+    from tests.test_cli import CUS001, good_hub
+
+    write("myrules/CUS001.yaml", CUS001)
+    write("hub.json", good_hub())
+    _, out, _ = iotguard("check", "--no-config", "--rules", "myrules", "--format", "sarif")
+    uris = {d["id"]: d.get("helpUri", "") for d in json.loads(out)["runs"][0]["tool"]["driver"]["rules"]}
+    assert uris["HUB001"].endswith("/docs/rules/HUB001.md") and (REPO / "docs/rules/HUB001.md").is_file()
+    assert "/docs/rules/" not in uris["CUS001"]

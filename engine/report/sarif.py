@@ -43,6 +43,16 @@ def _camel(title: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words) or "Rule"
 
 
+def _help_uri(info: RuleInfo) -> str:
+    """Only the bundled rules have a page in our docs; a custom rule's own first
+    reference is its documentation, if it has one."""
+    from engine.rulepack import is_bundled
+
+    if is_bundled(info.source):
+        return f"{HELP_BASE}{info.id}.md"
+    return next((r for r in info.references if r.startswith(("https://", "http://"))), "")
+
+
 def _descriptor(info: RuleInfo) -> dict[str, Any]:
     refs = "".join(f"\n- {r}" for r in info.references)
     markdown = (
@@ -53,12 +63,16 @@ def _descriptor(info: RuleInfo) -> dict[str, Any]:
     )
     text = (f"{info.description.strip()}\n\nWhy: {info.rationale.strip()}\n\n"
             f"Fix: {info.remediation.strip()}")
-    return {
+    out: dict[str, Any] = {
         "id": info.id,
         "name": _camel(info.title),
         "shortDescription": {"text": info.title},
         "fullDescription": {"text": info.description.strip() or info.title},
-        "helpUri": f"{HELP_BASE}{info.id}.md",
+    }
+    help_uri = _help_uri(info)
+    if help_uri:
+        out["helpUri"] = help_uri
+    out.update({
         "help": {"text": text, "markdown": markdown},
         "defaultConfiguration": {"level": LEVEL[info.severity]},
         "properties": {
@@ -67,7 +81,8 @@ def _descriptor(info: RuleInfo) -> dict[str, Any]:
             "precision": "high",
             "problem.severity": "error" if LEVEL[info.severity] == "error" else "warning",
         },
-    }
+    })
+    return out
 
 
 def _location(path: str, line: int, column: int) -> dict[str, Any]:
