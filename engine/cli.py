@@ -177,19 +177,66 @@ def _load_pack(extra: Sequence[str], cwd: str, given: Sequence[str] = ()) -> Any
     return load_rule_pack(extra, cwd)
 
 
+class _Stopped(Exception):
+    """A configuration, rule file or baseline that stops the run before anything is
+    reported: exit 2, with the problems still in every report file asked for."""
+
+    def __init__(self, problems: list[Any]) -> None:
+        super().__init__()
+        self.problems = problems
+
+
 def _check(args: argparse.Namespace) -> int:
-    from engine.pipeline import Options, run, select_rules
+    from engine.config import ConfigError
+    from engine.findings import Problem
+    from engine.rulepack import RuleError
 
     cwd = os.getcwd()
+    try:
+        try:
+            return _check_run(args, cwd)
+        except ConfigError as exc:
+            raise _Stopped([Problem(exc.path, line, col, msg)
+                            for line, col, msg in ((exc.line, exc.column, exc.message), *exc.more)]) from None
+        except RuleError as exc:
+            raise _Stopped([Problem(e.path, e.line, e.column, e.message) for e in exc.all()]) from None
+    except _Stopped as exc:
+        return _report_stopped(args, cwd, exc.problems)
+
+
+def _report_stopped(args: argparse.Namespace, cwd: str, problems: list[Any]) -> int:
+    """The errors on stderr as always, and -- since a CI step uploads the report files
+    whatever the exit code -- in each machine-readable report that was asked for, so
+    that step finds its file and shows why the run failed."""
+    from engine.findings import RunResult
+
+    for p in problems:
+        sys.stderr.write(f"{p.path}:{p.line}:{p.column}: error: {p.message}\n")
+    if args.command != "check":
+        return 2
+    result = RunResult(errors=list(problems), fail_on=args.fail_on or "medium", strict=args.strict)
+    result.sort()
+    for fmt, target in (("sarif", args.sarif_file), ("junit", args.junit_file),
+                        ("json", args.json_file)):
+        if target:
+            _write_report(os.path.join(cwd, target), _render(fmt, result, cwd), target)
+    if args.format != "text":  # text would only repeat what stderr says
+        main_text = _render(args.format, result, cwd)
+        if args.output:
+            _write_report(os.path.join(cwd, args.output), main_text, args.output)
+        else:
+            sys.stdout.write(main_text)
+    return 2
+
+
+def _check_run(args: argparse.Namespace, cwd: str) -> int:
+    from engine.pipeline import Options, run, select_rules
+
     config = None
     if not args.no_config:
-        from engine.config import ConfigError, load_config
+        from engine.config import load_config
 
-        try:
-            config = load_config(cwd, args.config)
-        except ConfigError as exc:
-            sys.stderr.write(f"{exc}\n")
-            return 2
+        config = load_config(cwd, args.config)
     opts = Options(cwd=cwd)
     if args.jobs is not None and args.jobs < 1:
         sys.stderr.write(f"iotguard: error: --jobs must be at least 1 (got {args.jobs})\n")
@@ -209,13 +256,9 @@ def _check(args: argparse.Namespace) -> int:
     pack = _load_pack(rule_dirs, cwd, args.rules)
     infos = [r.info for r in pack]
     if config is not None:
-        from engine.config import ConfigError, check_rule_names
+        from engine.config import check_rule_names
 
-        try:
-            check_rule_names(config, infos)
-        except ConfigError as exc:
-            sys.stderr.write(f"{exc}\n")
-            return 2
+        check_rule_names(config, infos)
     from engine.selectors import unknown_selector
 
     for option, values in (("--select", args.select), ("--ignore", args.ignore)):
@@ -241,20 +284,22 @@ def _check(args: argparse.Namespace) -> int:
         apply_config_suppressions(result, config, datetime.date.today(), cwd)
     if args.command == "baseline":
         from engine.baseline import write_baseline
+        from engine.report.text import problem_lines
 
         write_baseline(result, os.path.join(cwd, args.output), cwd)
+        result.sort()
+        # Exit 2 must say why: an unreadable file is missing from the baseline.
+        for line in problem_lines(result):
+            sys.stderr.write(line + "\n")
         n = len(result.active_findings)
         sys.stdout.write(f"baseline: {n} finding{'s' if n != 1 else ''} recorded in {args.output}\n")
         return 2 if result.errors else 0
     if args.baseline:
         from engine.baseline import apply_baseline
-        from engine.config import ConfigError
 
-        try:
-            apply_baseline(result, os.path.join(cwd, args.baseline), args.baseline, cwd)
-        except ConfigError as exc:
-            sys.stderr.write(f"{exc}\n")
-            return 2
+        # An unusable baseline stops the run: reporting every finding it would have
+        # accepted would open alerts for all of them.
+        apply_baseline(result, os.path.join(cwd, args.baseline), args.baseline, cwd)
     result.sort()
 
     color = (

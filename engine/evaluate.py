@@ -186,6 +186,7 @@ class Evaluator:
                         resource_name=subject.name,
                         property=prop_text,
                         inputs=inputs,
+                        resource_key=subject.resource_key,
                     )
                 )
 

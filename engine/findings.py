@@ -125,6 +125,16 @@ class Unresolved:
     resource_name: str = ""
     property: str = ""
     inputs: tuple[str, ...] = ()  # what is unknown, in words
+    resource_key: str = ""  # as on ``Finding``: the identity fingerprints use
+
+    @builtins.property
+    def fingerprint(self) -> str:
+        """Stable across line moves like a finding's, and distinct from the fingerprint
+        of a finding on the same rule, resource and property: both can occur in one run
+        (different items of one resource), and code scanning must not merge them."""
+        basis = "|".join(("unresolved", self.rule_id, self.path.replace("\\", "/"),
+                          self.resource_key or self.resource_name, self.property))
+        return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.path, self.line, self.column, self.rule_id, self.property)
@@ -142,6 +152,7 @@ class Unresolved:
             "resource_name": self.resource_name,
             "property": self.property,
             "inputs": list(self.inputs),
+            "fingerprint": self.fingerprint,
         }
 
 
@@ -190,6 +201,9 @@ class RunResult:
     rules: list[RuleInfo] = field(default_factory=list)
     files_checked: list[str] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)
+    # Those of files_checked that are parameter files: checked through the templates that
+    # use them, so no rule is evaluated on them (JUnit gives them no suite of their own).
+    parameter_files: list[str] = field(default_factory=list)
     not_checked: list[Problem] = field(default_factory=list)  # linked templates not followed
     stale_baseline: list[StaleBaselineEntry] = field(default_factory=list)
     # Every (file, rule id, resource type, resource name) a rule was evaluated on, so
@@ -206,6 +220,7 @@ class RunResult:
         self.not_checked.sort(key=Problem.sort_key)
         self.files_checked.sort()
         self.files_skipped.sort()
+        self.parameter_files.sort()
         self.evaluated.sort()
 
     @property
@@ -215,12 +230,17 @@ class RunResult:
     def failing(self) -> list[Finding]:
         return [f for f in self.active_findings if at_least(f.severity, self.fail_on)]
 
+    def failing_unresolved(self) -> list[Unresolved]:
+        """Unresolved results that fail the run: only with ``--strict``, and only at or
+        above ``--fail-on``, like findings."""
+        if not self.strict:
+            return []
+        return [u for u in self.unresolved if at_least(u.severity, self.fail_on)]
+
     def exit_code(self) -> int:
         if self.errors:
             return 2
-        if self.failing():
-            return 1
-        if self.strict and any(at_least(u.severity, self.fail_on) for u in self.unresolved):
+        if self.failing() or self.failing_unresolved():
             return 1
         return 0
 

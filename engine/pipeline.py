@@ -142,6 +142,8 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
             result.errors.append(item.load_error)
         elif item.kind:
             result.files_checked.append(item.display)
+            if item.kind == KIND_PARAMETERS:
+                result.parameter_files.append(item.display)
         else:
             result.files_skipped.append(item.display)
     result.errors.extend(cli_problems)

@@ -100,6 +100,17 @@ def bundled_rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
+def is_bundled(source: str) -> bool:
+    """Whether a rule was loaded from ``source`` in the bundled pack (whose rules have
+    pages under docs/rules/), not from a user's rule directory."""
+    if not source:
+        return False
+    try:
+        return Path(source).resolve().parent == bundled_rules_dir().resolve()
+    except OSError:
+        return False
+
+
 def _rule_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         raise RuleError(str(directory), 1, 1, "rule directory does not exist")

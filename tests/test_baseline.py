@@ -143,3 +143,21 @@ def test_stale_entries_appear_in_every_ci_format(write: Any, iotguard: Any) -> N
     suite = ET.fromstring(junit).find("testsuite[@name='.iotguard-baseline.json']")
     assert suite is not None and "HUB001" in (suite.findtext("testcase/system-out") or "")
     assert suite.get("failures") == "0" and int(suite.get("tests") or 0) >= 1
+
+
+def test_baseline_with_a_broken_input_prints_the_located_error_and_exits_2(write: Any, iotguard: Any) -> None:
+    write("hub.json", _bad("a"))
+    write("broken.json", '{\n "$schema": "https://schema.management.azure.com/schemas/2019-04-01/'
+                         'deploymentTemplate.json#",\n "resources": [ {"type": }\n]}')
+    code, out, err = iotguard("baseline", "--no-config")
+    assert code == 2 and "recorded" in out
+    assert "broken.json:3:" in err and "error: expecting value" in err
+
+
+def test_baseline_prints_input_warnings(write: Any, iotguard: Any) -> None:
+    bad = _bad("a")
+    bad["resources"][0]["metadata"] = {"iotguard": {"suppress": [
+        {"rule": "HUB001", "reason": "legacy", "expires": "2020-01-01"}]}}
+    write("hub.json", bad)
+    code, _, err = iotguard("baseline", "--no-config")
+    assert code == 0 and "hub.json:" in err and "warning: " in err and "expired on 2020-01-01" in err

@@ -13,12 +13,14 @@ import pytest
 from engine.findings import Finding, Problem, RuleInfo, RunResult, Suppression, Unresolved
 from engine.report import github, junit, sarif
 from engine.report.files import write_atomic
+from engine.rulepack import bundled_rules_dir
 from tests.conftest import REPO
 
 SARIF_SCHEMA = Path(os.environ.get("IOTGUARD_SHARED", REPO.parent / "shared")) / "reference" / "sarif-schema-2.1.0.json"
 
 RULE = RuleInfo("HUB001", "Hub allows local auth", "high", "desc", "why", "set disableLocalAuth",
-                references=("https://learn.microsoft.com/x",), tags=("entra",))
+                references=("https://learn.microsoft.com/x",), tags=("entra",),
+                source=str(bundled_rules_dir() / "HUB001.yaml"))
 LOW = RuleInfo("HUB011", "No diagnostics", "low", "d", "w", "add one", tags=("logging",))
 
 
@@ -291,3 +293,236 @@ def test_atomic_write_leaves_a_readable_file(tmp_path: Any) -> None:
     finally:
         os.umask(old)
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def _unresolved(severity: str = "high", rule_id: str = "HUB001") -> Unresolved:
+    return Unresolved(rule_id, severity, RULE.title, "disableLocalAuth = {parameters('p')} -- outcome depends on: "
+                      "parameter 'p' has no value", HUB[0], 2, 3, HUB[1], HUB[2], "properties.disableLocalAuth",
+                      inputs=("parameter 'p' has no value",), resource_key="microsoft.devices/iothubs|hub1")
+
+
+def test_github_unresolved_failing_the_run_under_strict_is_an_error_annotation() -> None:
+    r = result(unresolved=[_unresolved()], strict=True)
+    assert r.exit_code() == 1
+    first = github.render(r).splitlines()[0]
+    assert first.startswith("::error file=infra/hub one.json,line=2,col=3,title=HUB001 Hub allows local auth "
+                            "(unresolved)::unresolved: ")
+    assert "parameter 'p' has no value" in first
+
+
+def test_github_unresolved_not_failing_the_run_is_a_warning_or_for_info_a_notice() -> None:
+    r = result(unresolved=[_unresolved(), _unresolved("low", "HUB011"), _unresolved("info", "X")], strict=True)
+    kinds = sorted(line.split(" ", 1)[0] for line in github.render(r).splitlines()[:-1])
+    assert kinds == ["::error", "::notice", "::warning"]
+    r.strict = False
+    kinds = sorted(line.split(" ", 1)[0] for line in github.render(r).splitlines()[:-1])
+    assert kinds == ["::notice", "::warning", "::warning"] and r.exit_code() == 0
+
+
+def test_text_verdict_names_unresolved_results_when_they_alone_fail_the_run() -> None:
+    from engine.report import text
+
+    r = result(unresolved=[_unresolved()], strict=True)
+    assert text.summary_line(r).endswith("-- fail (unresolved results at or above medium, --strict)")
+    r = result(finding(), unresolved=[_unresolved()], strict=True)
+    assert text.summary_line(r).endswith("-- fail (findings and unresolved results at or above medium, --strict)")
+    r = result(finding(), unresolved=[_unresolved()])
+    assert text.summary_line(r).endswith("-- fail (findings at or above medium)")
+
+
+def test_sarif_unresolved_failing_under_strict_has_the_severity_level() -> None:
+    r = result(unresolved=[_unresolved(), _unresolved("low", "HUB011")], strict=True)
+    levels = {res["ruleId"]: (res["kind"], res["level"]) for res in sarif.to_dict(r)["runs"][0]["results"]}
+    assert levels == {"HUB001": ("fail", "error"), "HUB011": ("review", "none")}
+    r.strict = False
+    levels = {res["ruleId"]: (res["kind"], res["level"]) for res in sarif.to_dict(r)["runs"][0]["results"]}
+    assert levels == {"HUB001": ("review", "none"), "HUB011": ("review", "none")}
+
+
+def test_sarif_unresolved_fingerprint_survives_a_line_move_and_differs_from_a_finding() -> None:
+    moved = _unresolved()
+    moved.line = 40
+
+    def fp(r: RunResult) -> set[str]:
+        return {res["partialFingerprints"]["iotguardFindingHash/v1"] for res in sarif.to_dict(r)["runs"][0]["results"]}
+
+    assert fp(result(unresolved=[_unresolved()])) == fp(result(unresolved=[moved]))
+    assert len(fp(result(finding(), unresolved=[_unresolved()]))) == 2
+
+
+def test_strict_run_failing_on_unresolved_annotates_why(write: Any, iotguard: Any) -> None:
+    from tests.conftest import hub, template
+
+    write("hub.json", template(hub(disableLocalAuth="[parameters('dla')]", minTlsVersion="1.2",
+                                   publicNetworkAccess="Disabled", disableDeviceSAS=True, disableModuleSAS=True),
+                               parameters={"dla": {"type": "bool"}}))
+    code, out, _ = iotguard("check", "--no-config", "--strict", "--format", "github")
+    errors = [line for line in out.splitlines() if line.startswith("::error")]
+    assert code == 1 and errors and all("(unresolved)" in e and "parameter 'dla'" in e for e in errors)
+
+
+def _junit_text(r: RunResult) -> str:
+    root = ET.fromstring(junit.render(r))
+    return "\n".join(t for e in root.iter() for t in (e.text, *e.attrib.values()) if t)
+
+
+def test_junit_unresolved_result_beside_a_finding_of_the_same_rule_and_resource_is_kept() -> None:
+    u = _unresolved()
+    u.message, u.property = "routing endpoint unresolved", "properties.routing"
+    r = result(finding(), unresolved=[u], evaluated=evaluated("HUB001"))
+    root = ET.fromstring(junit.render(r))
+    assert _cases(root) == {"HUB001 hub1": "failure"}
+    out = root.find("testsuite/testcase/system-out")
+    assert out is not None and "unresolved: infra/hub one.json:2:3  HIGH  routing endpoint unresolved" in (out.text or "")
+
+
+def test_junit_strict_failure_lists_the_failing_finding_and_the_failing_unresolved_result() -> None:
+    u = _unresolved()
+    u.message = "routing endpoint unresolved"
+    r = result(finding(), unresolved=[u], evaluated=evaluated("HUB001"), strict=True)
+    failure = ET.fromstring(junit.render(r)).find("testsuite/testcase/failure")
+    assert failure is not None
+    assert "local auth" in (failure.text or "") and "unresolved (--strict): routing endpoint unresolved" in (failure.text or "")
+
+
+def test_junit_every_finding_and_unresolved_result_appears() -> None:
+    items = [finding(message="f-high"), finding(rule_id="HUB001", severity="low", message="f-low", line=20),
+             finding(message="f-suppressed", line=30, suppression=Suppression("config", "accepted")),
+             finding(rule_id="HUB011", severity="low", message="f-suppressed-2", suppression=Suppression("inline", "ok"))]
+    u1, u2 = _unresolved(), _unresolved("low", "HUB011")
+    u1.message, u2.message = "u-high", "u-low"
+    for strict in (False, True):
+        text = _junit_text(result(*items, unresolved=[u1, u2], evaluated=evaluated("HUB001", "HUB011"), strict=strict))
+        for message in ("f-high", "f-low", "f-suppressed", "f-suppressed-2", "u-high", "u-low"):
+            assert message in text, (strict, message)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("severity", ["high", "low"])
+def test_junit_has_a_failure_exactly_when_the_run_fails(strict: bool, severity: str) -> None:
+    cases = [result(finding(severity=severity), strict=strict),
+             result(unresolved=[_unresolved(severity)], strict=strict),
+             result(finding(rule_id="HUB011", severity="low"), unresolved=[_unresolved(severity)], strict=strict),
+             result(finding(severity=severity, suppression=Suppression("config", "x")), strict=strict)]
+    for r in cases:
+        failures = int(ET.fromstring(junit.render(r)).get("failures") or 0)
+        assert (failures > 0) == (r.exit_code() == 1)
+
+
+def test_junit_warnings_are_passing_testcases_carrying_the_message() -> None:
+    r = result(finding(), warnings=[Problem(HUB[0], 13, 45, "suppression of HUB006 expired on 2025-01-01", "warning"),
+                                    Problem("p.parameters.json", 1, 9, "parameter 'zzz' is not declared", "warning")],
+               not_checked=[Problem(HUB[0], 40, 7, "linked template https://x/t.json not checked", "warning")])
+    root = ET.fromstring(junit.render(r))
+    assert _cases(root) == {"HUB001 hub1": "failure", "warning 13:45": "passed", "warning 40:7": "passed",
+                            "warning 1:9": "passed"}
+    texts = [e.text or "" for e in root.iter("system-out")]
+    assert "infra/hub one.json:13:45: warning: suppression of HUB006 expired on 2025-01-01" in texts
+    assert any("linked template https://x/t.json not checked" in t for t in texts)
+    assert "p.parameters.json" in {s.get("name") for s in root.findall("testsuite")}
+
+
+def test_junit_input_errors_in_one_file_have_unique_stable_names() -> None:
+    r = result(errors=[Problem("bad.json", 4, 2, "b"), Problem("bad.json", 4, 2, "a"), Problem("bad.json", 1, 1, "c"),
+                       Problem("bad.json", 0, 0, "no such file")])
+    suite = next(s for s in ET.fromstring(junit.render(r)).findall("testsuite") if s.get("name") == "bad.json")
+    names = [c.get("name") for c in suite.findall("testcase")]
+    assert names == ["input (file)", "input 1:1", "input 4:2", "input 4:2 (2)"]
+    assert suite.get("errors") == "4"
+
+
+def test_junit_parameter_file_gets_no_dummy_suite(write: Any, iotguard: Any) -> None:
+    from tests.test_cli import good_hub
+
+    write("hub.json", good_hub())
+    write("hub.parameters.json", {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                                             "deploymentParameters.json#", "contentVersion": "1.0.0.0", "parameters": {}})
+    _, out, _ = iotguard("check", "--no-config", "--format", "junit")
+    assert [s.get("name") for s in ET.fromstring(out).findall("testsuite")] == ["hub.json"]
+
+
+def test_junit_parameter_file_warning_is_in_its_suite(write: Any, iotguard: Any) -> None:
+    from tests.test_cli import good_hub
+
+    write("hub.json", good_hub())
+    write("hub.parameters.json", {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                                             "deploymentParameters.json#", "contentVersion": "1.0.0.0",
+                                  "parameters": {"zzz": {"value": 1}}})
+    _, out, _ = iotguard("check", "--no-config", "--format", "junit")
+    suite = next(s for s in ET.fromstring(out).findall("testsuite") if s.get("name") == "hub.parameters.json")
+    assert [c.get("name", "").split(" ")[0] for c in suite.findall("testcase")] == ["warning"]
+    assert "'zzz'" in (suite.findtext("testcase/system-out") or "")
+
+
+def test_junit_run_with_nothing_to_test_still_has_one_testcase() -> None:
+    r = RunResult(files_checked=["p.parameters.json"], parameter_files=["p.parameters.json"])
+    root = ET.fromstring(junit.render(r))
+    assert root.get("tests") == "1" and "1 file checked -- pass" in (root.findtext("testsuite/testcase/system-out") or "")
+
+
+_SIDE_FILES = ("--sarif-file", "out/r.sarif", "--junit-file", "out/r.xml", "--json-file", "out/r.json")
+
+
+def _side_reports(tmp_path: Path) -> tuple[dict[str, Any], ET.Element, dict[str, Any]]:
+    return (json.loads((tmp_path / "out/r.sarif").read_text()), ET.parse(tmp_path / "out/r.xml").getroot(),
+            json.loads((tmp_path / "out/r.json").read_text()))
+
+
+def test_config_error_still_writes_every_requested_report_file(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    from tests.test_cli import good_hub
+
+    write("hub.json", good_hub())
+    write(".iotguard.yaml", "fail-on: high\nexclude: 5\n")
+    code, out, err = iotguard("check", *_SIDE_FILES)
+    assert code == 2 and ".iotguard.yaml:2:10: error: exclude" in err and out == ""
+    doc, junit_root, js = _side_reports(tmp_path)
+    inv = doc["runs"][0]["invocations"][0]
+    assert inv["executionSuccessful"] is False and doc["runs"][0]["results"] == []
+    note = inv["toolExecutionNotifications"][0]
+    assert note["level"] == "error" and note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == ".iotguard.yaml"
+    assert _cases(junit_root) == {"input 2:10": "error"}
+    assert [(e["path"], e["line"]) for e in js["errors"]] == [(".iotguard.yaml", 2)]
+    assert js["summary"]["exit_code"] == 2
+
+
+def test_unusable_baseline_writes_the_error_not_the_findings(write: Any, iotguard: Any, tmp_path: Path) -> None:
+    from tests.test_cli import bad_hub
+
+    write("hub.json", bad_hub())
+    write("base.json", "{\n  \"findings\": [,]\n}")
+    code, _, err = iotguard("check", "--no-config", "--baseline", "base.json", *_SIDE_FILES)
+    assert code == 2 and "base.json:2:" in err
+    doc, junit_root, js = _side_reports(tmp_path)
+    assert doc["runs"][0]["results"] == [] and doc["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    assert set(_cases(junit_root).values()) == {"error"}
+    assert js["findings"] == [] and js["errors"][0]["path"] == "base.json"
+
+
+def test_invalid_rule_file_is_reported_in_the_machine_format_on_stdout(write: Any, iotguard: Any) -> None:
+    write("myrules/bad.yaml", "id: CUS001\ntitle: x\nseverity: urgent\n")
+    code, out, err = iotguard("check", "--no-config", "--rules", "myrules", "--format", "sarif")
+    notes = json.loads(out)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert code == 2 and "bad.yaml:" in err
+    assert notes and all(n["level"] == "error" for n in notes)
+    assert notes[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("bad.yaml")
+
+
+def test_sarif_custom_rule_help_uri_is_its_first_reference_or_absent() -> None:
+    custom = RuleInfo("ORG001", "Org hub naming", "low", "d", "w", "f", references=("https://wiki.example/org001",),
+                      source="policy/iot-rules/ORG001.yaml")
+    bare = RuleInfo("ORG002", "Org tags", "low", "d", "w", "f", source="policy/iot-rules/ORG002.yaml")
+    r = RunResult(rules=[RULE, custom, bare])
+    uris = {d["id"]: d.get("helpUri") for d in sarif.to_dict(r)["runs"][0]["tool"]["driver"]["rules"]}
+    assert uris == {"HUB001": "https://github.com/iotguard/iotguard/blob/main/docs/rules/HUB001.md",
+                    "ORG001": "https://wiki.example/org001", "ORG002": None}
+
+
+def test_sarif_help_uri_from_the_cli_only_links_docs_of_bundled_rules(write: Any, iotguard: Any) -> None:
+    from tests.test_cli import CUS001, good_hub
+
+    write("myrules/CUS001.yaml", CUS001)
+    write("hub.json", good_hub())
+    _, out, _ = iotguard("check", "--no-config", "--rules", "myrules", "--format", "sarif")
+    uris = {d["id"]: d.get("helpUri", "") for d in json.loads(out)["runs"][0]["tool"]["driver"]["rules"]}
+    assert uris["HUB001"].endswith("/docs/rules/HUB001.md") and (REPO / "docs/rules/HUB001.md").is_file()
+    assert "/docs/rules/" not in uris["CUS001"]

@@ -1,8 +1,11 @@
 """``--format github``: workflow commands that annotate the pull request diff.
 
 Findings at or above ``--fail-on`` are errors, below it warnings (info: notices); input
-errors are errors too.  Values are escaped as the runner expects, so a ``:`` or ``,`` in
-a path or title cannot break the command.
+errors are errors too.  Unresolved results are annotated as well, with the inputs they
+depend on: errors when they fail the run (``--strict``, at or above ``--fail-on``), else
+warnings (info: notices) -- a run must never fail without an annotation saying why.
+Values are escaped as the runner expects, so a ``:`` or ``,`` in a path or title cannot
+break the command.
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ def render(result: RunResult, *, base_dir: str = "") -> str:
         else:
             kind = "notice" if f.severity == "info" else "warning"
         lines.append(_command(kind, f.path, f.line, f.column, f"{f.rule_id} {f.title}", f.message))
+    failing_unresolved = result.failing_unresolved()
+    for u in result.unresolved:
+        if any(u is v for v in failing_unresolved):
+            kind = "error"
+        else:
+            kind = "notice" if u.severity == "info" else "warning"
+        lines.append(_command(kind, u.path, u.line, u.column, f"{u.rule_id} {u.title} (unresolved)",
+                              f"unresolved: {u.message}"))
     for e in result.errors:
         lines.append(_command("error", e.path, e.line, e.column, "iotguard input error", e.message))
     for w in (*result.warnings, *result.not_checked):
@@ -42,6 +53,10 @@ def render(result: RunResult, *, base_dir: str = "") -> str:
         lines.append(_command("notice", s.baseline, s.line, 1, "iotguard stale baseline entry", s.message))
     active = result.active_findings
     failing = len(result.failing())
-    lines.append(f"iotguard: {len(active)} finding{'s' if len(active) != 1 else ''} ({failing} failing) "
-                 f"in {len(result.files_checked)} file{'s' if len(result.files_checked) != 1 else ''}")
+    unresolved = ""
+    if result.unresolved:
+        unresolved = f", {len(result.unresolved)} unresolved ({len(failing_unresolved)} failing)"
+    files = len(result.files_checked)
+    lines.append(f"iotguard: {len(active)} finding{'s' if len(active) != 1 else ''} ({failing} failing)"
+                 f"{unresolved} in {files} file{'s' if files != 1 else ''}")
     return "\n".join(lines) + "\n"

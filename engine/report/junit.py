@@ -1,15 +1,24 @@
 """``--format junit``: JUnit XML for Azure Pipelines (PublishTestResults), GitLab, Jenkins.
 
-A testsuite per file; a testcase per rule and resource the rule was evaluated on:
+A testsuite per file; a testcase per rule and resource the rule was evaluated on, named
+``RULE resource`` whatever its outcome (CI keeps one history per test name):
 
-- a failure when a finding is at or above ``--fail-on`` (message, location, remediation);
-- skipped when its findings are suppressed (with the reason), or when the outcome is
-  unresolved (unknown before deployment; a failure with ``--strict``, as the exit code);
-- passing otherwise: no finding, or findings below ``--fail-on`` (kept in system-out).
+- a failure when a finding is at or above ``--fail-on``, or (``--strict``) an unresolved
+  result is (message, location, remediation of every failing item);
+- else skipped when an unresolved result leaves the outcome unknown, or when every finding
+  is suppressed (with the reason);
+- passing otherwise: no finding, or findings below ``--fail-on``.
 
-Input errors are errors; a file no rule applies to has one passing ``iotguard`` testcase
-so no suite is empty; stale baseline entries are passing testcases of the baseline's own
-suite, with what to prune in system-out.  Counts on every suite and on the root add up.
+Nothing a testcase holds is dropped: every finding and unresolved result of the rule and
+resource that is not in the failure is listed in its system-out (below fail-on,
+suppressed with its reason, unresolved).  Input errors are error testcases named
+``input LINE:COL``; warnings (expired suppressions, parameter-file problems, linked
+templates not checked) are passing testcases named ``warning LINE:COL`` with the
+message in system-out; names are unique within a suite.  A template or role file no rule
+applies to has one passing ``iotguard`` testcase so no suite is empty; a parameter file
+gets a suite only for its own errors or warnings.  Stale baseline entries are passing
+testcases of the baseline's own suite.  Counts on every suite and on the root add up, and
+there is a failure exactly when findings or unresolved results fail the run.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from engine.findings import Finding, Problem, RunResult, Unresolved, at_least
 
@@ -34,57 +44,80 @@ def _norm(path: str) -> str:
     return path.replace("\\", "/")
 
 
+@dataclass
+class _Items:
+    """What one rule reported on one resource."""
+
+    findings: list[Finding] = field(default_factory=list)
+    unresolved: list[Unresolved] = field(default_factory=list)
+
+
 class _Suite:
     def __init__(self, root: ET.Element, name: str) -> None:
         self.element = ET.SubElement(root, "testsuite", name=_clean(name))
         self.name = name
         self.counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        self._names: set[str] = set()
 
     def case(self, name: str) -> ET.Element:
+        # Two problems at one place (or a place unknown) still get names of their own,
+        # numbered in their deterministic order, so a test history never merges them.
+        unique, n = name, 1
+        while unique in self._names:
+            n += 1
+            unique = f"{name} ({n})"
+        self._names.add(unique)
         self.counts["tests"] += 1
-        return ET.SubElement(self.element, "testcase", classname=_clean(self.name), name=_clean(name))
+        return ET.SubElement(self.element, "testcase", classname=_clean(self.name), name=_clean(unique))
+
+
+def _place(p: Problem) -> str:
+    return f"{p.line}:{p.column}" if p.line else "(file)"
 
 
 def render(result: RunResult, *, base_dir: str = "") -> str:
     remediation = {r.id: r.remediation.strip() for r in result.rules}
-    findings: dict[str, dict[_Key, list[Finding]]] = defaultdict(lambda: defaultdict(list))
+    items: dict[str, dict[_Key, _Items]] = defaultdict(lambda: defaultdict(_Items))
     for f in result.findings:
-        findings[_norm(f.path)][(f.rule_id, f.resource_name or f.resource_type)].append(f)
-    unresolved: dict[str, dict[_Key, list[Unresolved]]] = defaultdict(lambda: defaultdict(list))
+        items[_norm(f.path)][(f.rule_id, f.resource_name or f.resource_type)].findings.append(f)
     for u in result.unresolved:
-        unresolved[_norm(u.path)][(u.rule_id, u.resource_name or u.resource_type)].append(u)
-    evaluated: dict[str, set[_Key]] = defaultdict(set)
+        items[_norm(u.path)][(u.rule_id, u.resource_name or u.resource_type)].unresolved.append(u)
     for path, rule_id, rtype, rname in result.evaluated:
-        evaluated[_norm(path)].add((rule_id, rname or rtype))
+        # Evaluated with nothing to report: a passing testcase.
+        items[_norm(path)].setdefault((rule_id, rname or rtype), _Items())
     errors: dict[str, list[Problem]] = defaultdict(list)
     for e in result.errors:
         errors[_norm(e.path)].append(e)
-    files = sorted({_norm(p) for p in result.files_checked} | set(findings) | set(unresolved)
-                   | set(evaluated) | set(errors))
+    warnings: dict[str, list[Problem]] = defaultdict(list)
+    for w in sorted((*result.warnings, *result.not_checked), key=Problem.sort_key):
+        warnings[_norm(w.path)].append(w)
+    parameter_files = {_norm(p) for p in result.parameter_files}
+    files = sorted({_norm(p) for p in result.files_checked} | set(items) | set(errors) | set(warnings))
+    failing_unresolved = {id(u) for u in result.failing_unresolved()}
 
     root = ET.Element("testsuites", name="iotguard")
     suites: list[_Suite] = []
     for path in files:
         suite = _Suite(root, path)
-        suites.append(suite)
-        keys = set(findings.get(path, {})) | set(unresolved.get(path, {})) | evaluated.get(path, set())
-        for key in sorted(keys):
+        for key, found in sorted(items.get(path, {}).items()):
             rule_id, resource = key
-            name = f"{rule_id} {resource}".strip()
-            if key in findings.get(path, {}):
-                _finding_case(suite, name, findings[path][key], result, remediation.get(rule_id, ""))
-            elif key in unresolved.get(path, {}):
-                _unresolved_case(suite, name, unresolved[path][key], result)
-            else:
-                # The same name whether it passes or fails: CI tracks a test's history by it.
-                suite.case(name)
+            _rule_case(suite, rule_id, f"{rule_id} {resource}".strip(), found, result,
+                       failing_unresolved, remediation.get(rule_id, ""))
         for e in errors.get(path, []):
-            case = suite.case("input")
+            case = suite.case(f"input {_place(e)}")
             suite.counts["errors"] += 1
             err = ET.SubElement(case, "error", message=_clean(e.message), type="input-error")
             err.text = _clean(f"{e.path}:{e.line}:{e.column}: {e.message}")
+        for w in warnings.get(path, []):
+            out = ET.SubElement(suite.case(f"warning {_place(w)}"), "system-out")
+            out.text = _clean(f"{w.path}:{w.line}:{w.column}: warning: {w.message}")
         if not suite.counts["tests"]:
-            suite.case("iotguard")
+            if path in parameter_files:
+                root.remove(suite.element)
+                continue
+            out = ET.SubElement(suite.case("iotguard"), "system-out")
+            out.text = "checked: no rule applies to anything in this file"
+        suites.append(suite)
     stale_by_baseline: dict[str, list[str]] = defaultdict(list)
     for s in result.stale_baseline:
         stale_by_baseline[s.baseline].append(f"{s.baseline}:{s.line}: {s.message}")
@@ -94,6 +127,13 @@ def render(result: RunResult, *, base_dir: str = "") -> str:
         for text in lines:
             out = ET.SubElement(suite.case(f"stale baseline entry: {text.split(': ', 1)[0]}"), "system-out")
             out.text = _clean(text)
+    if not suites:
+        # Jenkins and others reject a report without a single test: say what was run.
+        from engine.report.text import summary_line
+
+        suite = _Suite(root, "iotguard")
+        suites.append(suite)
+        ET.SubElement(suite.case("iotguard"), "system-out").text = _clean(summary_line(result))
 
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for suite in suites:
@@ -106,39 +146,40 @@ def render(result: RunResult, *, base_dir: str = "") -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _finding_case(suite: _Suite, name: str, items: list[Finding], result: RunResult, fix: str) -> None:
+def _line(item: Finding | Unresolved) -> str:
+    return f"{item.path}:{item.line}:{item.column}  {item.severity.upper()}  {item.message}"
+
+
+def _rule_case(suite: _Suite, rule_id: str, name: str, found: _Items, result: RunResult,
+               failing_unresolved: set[int], fix: str) -> None:
     case = suite.case(name)
-    active = [f for f in items if f.suppression is None]
+    active = [f for f in found.findings if f.suppression is None]
+    suppressed = [f for f in found.findings if f.suppression is not None]
     failing = [f for f in active if at_least(f.severity, result.fail_on)]
-    if failing:
+    below = [f for f in active if not at_least(f.severity, result.fail_on)]
+    failing_u = [u for u in found.unresolved if id(u) in failing_unresolved]
+    if failing or failing_u:
         suite.counts["failures"] += 1
-        body = [f"{f.path}:{f.line}:{f.column}  {f.severity.upper()}  {f.message}" for f in failing]
-        fix = fix or failing[0].remediation
+        body = [_line(f) for f in failing]
+        body += [f"{u.path}:{u.line}:{u.column}  {u.severity.upper()}  unresolved (--strict): {u.message}"
+                 for u in failing_u]
+        fix = fix or next((f.remediation for f in failing), "")
         if fix:
             body.append(f"\nHow to fix:\n{fix.strip()}")
-        failure = ET.SubElement(case, "failure", message=_clean(failing[0].message), type=failing[0].rule_id)
+        message = failing[0].message if failing else f"unresolved: {failing_u[0].message}"
+        failure = ET.SubElement(case, "failure", message=_clean(message), type=rule_id)
         failure.text = _clean("\n".join(body))
-    elif not active:
+    elif found.unresolved:
         suite.counts["skipped"] += 1
-        reason = items[0].suppression.reason if items[0].suppression else ""
+        ET.SubElement(case, "skipped", message=_clean(f"unresolved: {found.unresolved[0].message}"))
+    elif suppressed and not active:
+        suite.counts["skipped"] += 1
+        reason = suppressed[0].suppression.reason if suppressed[0].suppression else ""
         ET.SubElement(case, "skipped", message=_clean(f"suppressed: {reason}"))
-    else:
-        out = ET.SubElement(case, "system-out")
-        out.text = _clean("\n".join(
-            f"below fail-on ({result.fail_on}): {f.path}:{f.line}:{f.column}  "
-            f"{f.severity.upper()}  {f.message}" for f in active))
-
-
-def _unresolved_case(suite: _Suite, name: str, items: list[Unresolved], result: RunResult) -> None:
-    case = suite.case(name)
-    text = _clean("\n".join(f"{u.path}:{u.line}:{u.column}  {u.severity.upper()}  unresolved: {u.message}"
-                            for u in items))
-    if result.strict and any(at_least(u.severity, result.fail_on) for u in items):
-        suite.counts["failures"] += 1
-        failure = ET.SubElement(case, "failure", message=_clean(f"unresolved: {items[0].message}"),
-                                type=items[0].rule_id)
-        failure.text = text
-    else:
-        suite.counts["skipped"] += 1
-        ET.SubElement(case, "skipped", message=_clean(f"unresolved: {items[0].message}"))
-        ET.SubElement(case, "system-out").text = text
+    # Everything not in the failure, so that no result of the run is lost here.
+    rest = [f"below fail-on ({result.fail_on}): {_line(f)}" for f in below]
+    rest += [f"suppressed ({f.suppression.kind}: {f.suppression.reason}): {_line(f)}"
+             for f in suppressed if f.suppression is not None]
+    rest += [f"unresolved: {_line(u)}" for u in found.unresolved if id(u) not in failing_unresolved]
+    if rest:
+        ET.SubElement(case, "system-out").text = _clean("\n".join(rest))

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engine import __version__
-from engine.findings import Finding, Problem, RuleInfo, RunResult
+from engine.findings import Finding, Problem, RuleInfo, RunResult, Unresolved
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/iotguard/iotguard"
@@ -43,6 +43,16 @@ def _camel(title: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words) or "Rule"
 
 
+def _help_uri(info: RuleInfo) -> str:
+    """Only the bundled rules have a page in our docs; a custom rule's own first
+    reference is its documentation, if it has one."""
+    from engine.rulepack import is_bundled
+
+    if is_bundled(info.source):
+        return f"{HELP_BASE}{info.id}.md"
+    return next((r for r in info.references if r.startswith(("https://", "http://"))), "")
+
+
 def _descriptor(info: RuleInfo) -> dict[str, Any]:
     refs = "".join(f"\n- {r}" for r in info.references)
     markdown = (
@@ -53,12 +63,16 @@ def _descriptor(info: RuleInfo) -> dict[str, Any]:
     )
     text = (f"{info.description.strip()}\n\nWhy: {info.rationale.strip()}\n\n"
             f"Fix: {info.remediation.strip()}")
-    return {
+    out: dict[str, Any] = {
         "id": info.id,
         "name": _camel(info.title),
         "shortDescription": {"text": info.title},
         "fullDescription": {"text": info.description.strip() or info.title},
-        "helpUri": f"{HELP_BASE}{info.id}.md",
+    }
+    help_uri = _help_uri(info)
+    if help_uri:
+        out["helpUri"] = help_uri
+    out.update({
         "help": {"text": text, "markdown": markdown},
         "defaultConfiguration": {"level": LEVEL[info.severity]},
         "properties": {
@@ -67,7 +81,8 @@ def _descriptor(info: RuleInfo) -> dict[str, Any]:
             "precision": "high",
             "problem.severity": "error" if LEVEL[info.severity] == "error" else "warning",
         },
-    }
+    })
+    return out
 
 
 def _location(path: str, line: int, column: int) -> dict[str, Any]:
@@ -77,13 +92,18 @@ def _location(path: str, line: int, column: int) -> dict[str, Any]:
     return {"physicalLocation": physical}
 
 
-def _result(f: Finding, index: int) -> dict[str, Any]:
+def _resource_location(f: Finding | Unresolved) -> dict[str, Any]:
     loc = _location(f.path, f.line, f.column)
     if f.resource_name or f.resource_type:
         loc["logicalLocations"] = [{
             "name": f.resource_name, "kind": "resource",
             "fullyQualifiedName": f"{f.resource_type}/{f.resource_name}".strip("/"),
         }]
+    return loc
+
+
+def _result(f: Finding, index: int) -> dict[str, Any]:
+    loc = _resource_location(f)
     out: dict[str, Any] = {
         "ruleId": f.rule_id,
         "ruleIndex": index,
@@ -122,15 +142,22 @@ def to_dict(result: RunResult, base_dir: str = "") -> dict[str, Any]:
             rules.append(_descriptor(RuleInfo(f.rule_id, f.title, f.severity, "", "", f.remediation,
                                               tags=f.tags)))
         results.append(_result(f, index[f.rule_id]))
+    failing_unresolved = result.failing_unresolved()
     for u in result.unresolved:
         if u.rule_id not in index:
             index[u.rule_id] = len(rules)
             rules.append(_descriptor(RuleInfo(u.rule_id, u.title, u.severity, "", "", "")))
+        # A review item unless --strict makes it fail the run: then it is as serious
+        # as a finding of that severity, and code scanning must show it so.
+        fails = any(u is v for v in failing_unresolved)
         results.append({
-            "ruleId": u.rule_id, "ruleIndex": index[u.rule_id], "kind": "review", "level": "none",
+            "ruleId": u.rule_id, "ruleIndex": index[u.rule_id],
+            "kind": "fail" if fails else "review", "level": LEVEL[u.severity] if fails else "none",
             "message": {"text": f"unresolved: {u.message}"},
-            "locations": [_location(u.path, u.line, u.column)],
-            "properties": {"severity": u.severity, "property": u.property, "inputs": list(u.inputs)},
+            "locations": [_resource_location(u)],
+            "partialFingerprints": {FINGERPRINT_KEY: u.fingerprint},
+            "properties": {"severity": u.severity, "property": u.property, "inputs": list(u.inputs),
+                           "unresolved": True, "resourceType": u.resource_type},
         })
     notifications = [_notification(e, "error") for e in result.errors]
     notifications += [_notification(w, "warning") for w in (*result.warnings, *result.not_checked)]

@@ -63,14 +63,10 @@ def render(
         for u in result.unresolved:
             out.append(f"{_loc(u.path, u.line, u.column)}  {u.severity.upper().ljust(_WIDTH)}  "
                        f"{u.rule_id}  {u.message}")
-    problems: list[tuple[str, Problem]] = [("error", e) for e in result.errors]
-    if not quiet:
-        problems += [("warning", w) for w in result.warnings]
-        problems += [("warning", n) for n in result.not_checked]
+    problems = problem_lines(result, color=color, warnings=not quiet)
     if problems:
         out.append("")
-        for kind, p in problems:
-            out.append(f"{_loc(p.path, p.line, p.column)}  {_paint(kind, kind, color)}: {p.message}")
+        out.extend(problems)
     if not quiet and result.stale_baseline:
         out.append("")
         out.append(f"{len(result.stale_baseline)} baseline entr"
@@ -91,6 +87,16 @@ def render(
     return "\n".join(out) + "\n" if out else ""
 
 
+def problem_lines(result: RunResult, *, color: bool = False, warnings: bool = True) -> list[str]:
+    """Input errors, then warnings and linked templates not checked, each located."""
+    problems: list[tuple[str, Problem]] = [("error", e) for e in result.errors]
+    if warnings:
+        problems += [("warning", w) for w in result.warnings]
+        problems += [("warning", n) for n in result.not_checked]
+    return [f"{_loc(p.path, p.line, p.column)}  {_paint(kind, kind, color)}: {p.message}"
+            for kind, p in problems]
+
+
 def summary_line(result: RunResult) -> str:
     s = result.summary()
     counts = ", ".join(f"{n} {sev}" for sev, n in s["by_severity"].items() if n)
@@ -105,7 +111,16 @@ def summary_line(result: RunResult) -> str:
         parts.append(f"{s['unresolved']} unresolved")
     if s["errors"]:
         parts.append(f"{s['errors']} error{'s' if s['errors'] != 1 else ''}")
-    verdict = {0: "pass", 1: f"fail (findings at or above {result.fail_on})", 2: "error"}[
-        result.exit_code()
-    ]
-    return "; ".join(parts) + f" -- {verdict}"
+    return "; ".join(parts) + f" -- {verdict(result)}"
+
+
+def verdict(result: RunResult) -> str:
+    """The outcome and, for a failure, its actual reason: with ``--strict`` a run can
+    fail on unresolved results alone."""
+    code = result.exit_code()
+    if code != 1:
+        return "error" if code == 2 else "pass"
+    reasons = [what for what, items in (("findings", result.failing()),
+                                        ("unresolved results", result.failing_unresolved())) if items]
+    strict = ", --strict" if result.failing_unresolved() else ""
+    return f"fail ({' and '.join(reasons)} at or above {result.fail_on}{strict})"
