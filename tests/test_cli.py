@@ -276,3 +276,19 @@ def test_a_parameter_file_given_alone_checks_its_template_with_it(write: Any, io
                                   "deploymentParameters.json#", "parameters": {"local": {"value": False}}})
     code, out, _ = iotguard("check", "--no-config", "--select", "HUB001", "hub.parameters.json")
     assert code == 1 and "hub.json:" in out and "parameter file hub.parameters.json" in out
+
+
+def test_text_output_escapes_control_and_bidi_characters_from_templates(write: Any, iotguard: Any) -> None:
+    evil = "evil\u001b[2J\u0007\r\nFAKE.json:1:1  PASS\u202e"
+    write("hub.json", template(hub(name=evil, **{**GOOD, "disableLocalAuth": False})))
+    _, out, _ = iotguard("check", "--no-config", "--select", "HUB001", "hub.json")
+    assert "\u001b" not in out and "\r" not in out and "\u202e" not in out
+    assert "evil\\x1b[2J\\x07\\r\\nFAKE.json:1:1  PASS\\u202e" in out
+    assert not any(line.startswith("FAKE") for line in out.splitlines())
+
+
+def test_quiet_strict_lists_the_unresolved_results_that_fail_the_run(write: Any, iotguard: Any) -> None:
+    write("hub.json", template(hub(**{**GOOD, "minTlsVersion": "[parameters('tls')]"}),
+                               parameters={"tls": {"type": "string"}}))
+    code, out, _ = iotguard("check", "--no-config", "--select", "HUB005", "--strict", "--quiet", "hub.json")
+    assert code == 1 and "HUB005" in out and "parameter 'tls'" in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from engine.findings import SEVERITIES, Finding, Problem, RunResult
 
 _COLORS = {
@@ -23,8 +25,19 @@ def _paint(text: str, key: str, color: bool) -> str:
     return f"{_COLORS[key]}{text}{_RESET}" if color else text
 
 
+# Control characters (C0, DEL, C1) and bidirectional overrides (Trojan Source) that a
+# template can put into names and values.  Written raw, they would let a file under
+# review forge report lines, move the cursor or retitle the terminal.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: str) -> str:
+    """``text`` with every unsafe character shown as its escape (``\\x1b``, ``\\u202e``)."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _loc(path: str, line: int, col: int) -> str:
-    return f"{path}:{line}:{col}" if line else path
+    return f"{safe(path)}:{line}:{col}" if line else safe(path)
 
 
 def render(
@@ -49,20 +62,23 @@ def render(
                 out.append("")
             current = f.path
         sev = _paint(f.severity.upper().ljust(_WIDTH), f.severity, color)
-        line = f"{_loc(f.path, f.line, f.column)}  {sev}  {f.rule_id}  {f.message}"
+        line = f"{_loc(f.path, f.line, f.column)}  {sev}  {f.rule_id}  {safe(f.message)}"
         if f.suppression is not None:
             line = _paint(
-                f"{line}  [suppressed ({f.suppression.kind}): {f.suppression.reason}]",
+                f"{line}  [suppressed ({f.suppression.kind}): {safe(f.suppression.reason)}]",
                 "suppressed", color,
             )
         out.append(line)
-    if not quiet and result.unresolved:
+    # --quiet still lists the unresolved results that fail a --strict run: the run
+    # fails because of them, so they are what the user must see.
+    unresolved = result.failing_unresolved() if quiet else result.unresolved
+    if unresolved:
         out.append("")
         out.append(_paint("Unresolved (outcome depends on values unknown before deployment):",
                           "unresolved", color))
-        for u in result.unresolved:
+        for u in unresolved:
             out.append(f"{_loc(u.path, u.line, u.column)}  {u.severity.upper().ljust(_WIDTH)}  "
-                       f"{u.rule_id}  {u.message}")
+                       f"{u.rule_id}  {safe(u.message)}")
     problems = problem_lines(result, color=color, warnings=not quiet)
     if problems:
         out.append("")
@@ -73,8 +89,8 @@ def render(
                    f"{'y no longer occurs' if len(result.stale_baseline) == 1 else 'ies no longer occur'}:")
         for s in result.stale_baseline:
             e = s.entry
-            out.append(f"  {s.baseline}:{s.line}  {e.get('rule_id', '')}  {e.get('path', '')}  "
-                       f"{e.get('resource_name', '')}")
+            out.append(safe(f"  {s.baseline}:{s.line}  {e.get('rule_id', '')}  {e.get('path', '')}  "
+                            f"{e.get('resource_name', '')}"))
     if verbose and result.files_skipped:
         out.append("")
         out.append("Skipped (not ARM templates, parameter files or role definitions):")
@@ -93,7 +109,7 @@ def problem_lines(result: RunResult, *, color: bool = False, warnings: bool = Tr
     if warnings:
         problems += [("warning", w) for w in result.warnings]
         problems += [("warning", n) for n in result.not_checked]
-    return [f"{_loc(p.path, p.line, p.column)}  {_paint(kind, kind, color)}: {p.message}"
+    return [f"{_loc(p.path, p.line, p.column)}  {_paint(kind, kind, color)}: {safe(p.message)}"
             for kind, p in problems]
 
 
