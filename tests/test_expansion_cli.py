@@ -202,3 +202,13 @@ def test_a_linked_template_also_checked_directly_reports_each_finding_once(write
     write("modules/hub.json", template(hub(disableLocalAuth=False)))
     _, report = check_json(iotguard, "--select", "HUB001", ".")
     assert len(report["findings"]) == 1
+
+
+def test_property_names_differing_only_in_case_are_a_located_warning(write: Any, iotguard: Any) -> None:
+    text = json.dumps(template(hub(disableLocalAuth=True)), indent=1).replace(
+        '"disableLocalAuth": true', '"disableLocalAuth": true,\n"DisableLocalAuth": false')
+    write("hub.json", text)
+    _, report = check_json(iotguard, "--select", "HUB001", "hub.json")
+    [w] = [w for w in report["warnings"] if "differ only in case" in w["message"]]
+    second = next(i for i, line in enumerate(text.splitlines(), 1) if '"DisableLocalAuth"' in line)
+    assert w["line"] == second and "'DisableLocalAuth' and 'disableLocalAuth'" in w["message"]

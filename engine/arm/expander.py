@@ -608,11 +608,28 @@ class _Template:
                         continue
                     out[name] = self._copy_array(entry, epath, (*bpath, name), sink, name,
                                                  drop_null=drop_null)
+            if len(node) > 1 and len({str(k).lower() for k in node}) < len(node):
+                self._case_twins(node, fpath)
             return out
         if isinstance(node, list):
             return [self._walk(v, (*fpath, i), (*bpath, i), sink, drop_null=drop_null)
                     for i, v in enumerate(node)]
         return node
+
+    def _case_twins(self, node: dict[str, Any], fpath: JsonPath) -> None:
+        """Warn about property names that differ only in case (``disableLocalAuth`` and
+        ``DisableLocalAuth``): JSON keeps both, resource providers read names without
+        regard to case, and which one takes effect is not defined."""
+        first: dict[str, str] = {}
+        for k in node:
+            low = k.lower()
+            if low not in first:
+                first[low] = k
+                continue
+            line, _ = self.source.locate((*fpath, first[low]))
+            self.state.warn(self.source, (*fpath, k), (
+                f"'{k}' and '{first[low]}' (line {line}) differ only in case: Azure reads property "
+                "names without regard to case, so which value takes effect is undefined; keep one"))
 
     def _key(self, text: str, fpath: JsonPath) -> str:
         """A property name as ARM deploys it: an expression evaluated to its string,
