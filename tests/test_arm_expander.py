@@ -571,6 +571,55 @@ def test_a_nested_deployment_into_another_resource_group_uses_it_in_ids() -> Non
     assert exp.resources[1].id == f"{SUB}/resourceGroups/other-rg/providers/Microsoft.Devices/IotHubs/hub1"
 
 
+OTHER_SUB = "11111111-1111-1111-1111-111111111111"
+SCOPE_PROBES = {
+    "rg": "[resourceGroup().name]",
+    "sub": "[subscription().subscriptionId]",
+    "storage": "[resourceId('Microsoft.Storage/storageAccounts', 's')]",
+}
+
+
+def cross_group(dep: dict[str, Any], group: str = "other-rg", sub: str | None = OTHER_SUB) -> dict[str, Any]:
+    out = {**dep, "resourceGroup": group}
+    if sub is not None:
+        out["subscriptionId"] = sub
+    return out
+
+
+def test_an_outer_nested_deployment_evaluates_scope_functions_in_the_parents_context() -> None:
+    exp = run(template(cross_group(nested(template(hub(**SCOPE_PROBES)), scope=None))))
+    assert dict(only(exp, "/IotHubs").body["properties"]) == {
+        "rg": "iotguard-rg",
+        "sub": "00000000-0000-0000-0000-000000000000",
+        "storage": f"{RG}/providers/Microsoft.Storage/storageAccounts/s",
+    }
+
+
+def test_resources_of_an_outer_nested_deployment_still_deploy_into_its_target_group() -> None:
+    exp = run(template(cross_group(nested(template(hub("[concat('h-', resourceGroup().name)]")), scope=None))))
+    assert only(exp, "/IotHubs").id == (
+        f"/subscriptions/{OTHER_SUB}/resourceGroups/other-rg/providers/Microsoft.Devices/IotHubs/h-iotguard-rg"
+    )
+
+
+def test_an_inner_nested_deployment_evaluates_scope_functions_in_its_target() -> None:
+    exp = run(template(cross_group(nested(template(hub(**SCOPE_PROBES)), scope="inner"))))
+    assert dict(only(exp, "/IotHubs").body["properties"]) == {
+        "rg": "other-rg",
+        "sub": OTHER_SUB,
+        "storage": f"/subscriptions/{OTHER_SUB}/resourceGroups/other-rg/providers/Microsoft.Storage/storageAccounts/s",
+    }
+
+
+def test_an_outer_deployment_inside_an_inner_one_sees_the_inner_ones_target() -> None:
+    grandchild = cross_group(nested(template(hub(**SCOPE_PROBES)), scope=None), "third-rg", sub=None)
+    exp = run(template(cross_group(nested(template(grandchild), scope="inner"))))
+    hub_ = only(exp, "/IotHubs")
+    assert hub_.body["properties"]["rg"] == "other-rg"
+    assert hub_.body["properties"]["sub"] == OTHER_SUB
+    assert hub_.id == f"/subscriptions/{OTHER_SUB}/resourceGroups/third-rg/providers/Microsoft.Devices/IotHubs/hub1"
+
+
 def test_nested_outputs_are_evaluated_in_the_nested_template() -> None:
     inner_tpl = template(
         hub(),

@@ -398,6 +398,11 @@ class _Template:
 
     def scope_value(self, name: str) -> Any:
         low = name.lower()
+        if self.outer and self.parent is not None and low in ("resourcegroup", "subscription"):
+            # Outer scope evaluates in the parent's context (facts §6.5): resourceGroup(),
+            # subscription() and the resourceId() defaults built on them name the
+            # parent's, even though the resources themselves deploy into the target.
+            return self.parent.scope_value(name)
         hit = self.scope_cache.get(low)
         if hit is not None:
             return hit
