@@ -217,7 +217,8 @@ class Origin:
     kind: ``literal`` | ``parameter-default`` | ``parameter-file`` | ``parameter-cli`` |
     ``variable`` | ``expression``.  ``file``/``line``/``column`` locate the text the value
     was read from (1-based; 0 when not applicable, e.g. a command-line value).
-    ``name`` is the parameter or variable name when there is one.
+    ``name`` is the parameter or variable name when there is one.  ``detail`` is an
+    ``expression``'s whole description, and for a ``variable`` what the variable read.
     """
 
     kind: str
@@ -238,7 +239,8 @@ class Origin:
         if self.kind == "parameter-cli":
             return f"parameter '{self.name}', --parameters on the command line"
         if self.kind == "variable":
-            return f"variable '{self.name}' at {at}"
+            # detail: what the variable read, so provenance reaches the parameter file
+            return f"variable '{self.name}' at {at}" + (f" using {self.detail}" if self.detail else "")
         return self.detail or f"expression at {at}"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from engine.arm import expander
 from engine.arm.expander import expand
+from engine.arm.parameters import ParameterSource
 from engine.model import Document, Expansion, Resource
 from engine.source import SourceFile, parse_json
 from engine.values import CIDict, Located, Unknown
@@ -571,6 +573,55 @@ def test_a_nested_deployment_into_another_resource_group_uses_it_in_ids() -> Non
     assert exp.resources[1].id == f"{SUB}/resourceGroups/other-rg/providers/Microsoft.Devices/IotHubs/hub1"
 
 
+OTHER_SUB = "11111111-1111-1111-1111-111111111111"
+SCOPE_PROBES = {
+    "rg": "[resourceGroup().name]",
+    "sub": "[subscription().subscriptionId]",
+    "storage": "[resourceId('Microsoft.Storage/storageAccounts', 's')]",
+}
+
+
+def cross_group(dep: dict[str, Any], group: str = "other-rg", sub: str | None = OTHER_SUB) -> dict[str, Any]:
+    out = {**dep, "resourceGroup": group}
+    if sub is not None:
+        out["subscriptionId"] = sub
+    return out
+
+
+def test_an_outer_nested_deployment_evaluates_scope_functions_in_the_parents_context() -> None:
+    exp = run(template(cross_group(nested(template(hub(**SCOPE_PROBES)), scope=None))))
+    assert dict(only(exp, "/IotHubs").body["properties"]) == {
+        "rg": "iotguard-rg",
+        "sub": "00000000-0000-0000-0000-000000000000",
+        "storage": f"{RG}/providers/Microsoft.Storage/storageAccounts/s",
+    }
+
+
+def test_resources_of_an_outer_nested_deployment_still_deploy_into_its_target_group() -> None:
+    exp = run(template(cross_group(nested(template(hub("[concat('h-', resourceGroup().name)]")), scope=None))))
+    assert only(exp, "/IotHubs").id == (
+        f"/subscriptions/{OTHER_SUB}/resourceGroups/other-rg/providers/Microsoft.Devices/IotHubs/h-iotguard-rg"
+    )
+
+
+def test_an_inner_nested_deployment_evaluates_scope_functions_in_its_target() -> None:
+    exp = run(template(cross_group(nested(template(hub(**SCOPE_PROBES)), scope="inner"))))
+    assert dict(only(exp, "/IotHubs").body["properties"]) == {
+        "rg": "other-rg",
+        "sub": OTHER_SUB,
+        "storage": f"/subscriptions/{OTHER_SUB}/resourceGroups/other-rg/providers/Microsoft.Storage/storageAccounts/s",
+    }
+
+
+def test_an_outer_deployment_inside_an_inner_one_sees_the_inner_ones_target() -> None:
+    grandchild = cross_group(nested(template(hub(**SCOPE_PROBES)), scope=None), "third-rg", sub=None)
+    exp = run(template(cross_group(nested(template(grandchild), scope="inner"))))
+    hub_ = only(exp, "/IotHubs")
+    assert hub_.body["properties"]["rg"] == "other-rg"
+    assert hub_.body["properties"]["sub"] == OTHER_SUB
+    assert hub_.id == f"/subscriptions/{OTHER_SUB}/resourceGroups/third-rg/providers/Microsoft.Devices/IotHubs/hub1"
+
+
 def test_nested_outputs_are_evaluated_in_the_nested_template() -> None:
     inner_tpl = template(
         hub(),
@@ -765,6 +816,109 @@ def test_an_expression_origin_names_what_it_read_and_where() -> None:
         f"expression at main.json:{expr_line} using parameter 'env' (default at main.json:{default_line}), "
         f"variable 'suffix' (at main.json:{var_line})"
     )
+
+
+def parameter_file(values: dict[str, Any], path: str = "main.parameters.json") -> ParameterSource:
+    text = json.dumps({"parameters": {k: {"value": v} for k, v in values.items()}}, indent=2)
+    return ParameterSource(kind="file", document=Document(
+        kind="parameters", source=SourceFile(path=path, text=text), data=parse_json(text)))
+
+
+def pline(source: ParameterSource, needle: str = '"value"') -> int:
+    assert source.document is not None
+    return line_of(source.document, needle)
+
+
+SETTINGS = {"settings": {"type": "object", "defaultValue": {"tls": "1.0"}}}
+
+
+def test_a_variable_origin_names_what_the_variable_read() -> None:
+    doc = tdoc(template(hub("[variables('n')]"), parameters={"env": {"type": "string"}},
+                        variables={"n": "[concat(parameters('env'), '-hub')]"}))
+    pfile = parameter_file({"env": "prod"})
+    origin = expand(doc, [pfile]).resources[0].origins[("name",)]
+    var_line, value_line = line_of(doc, '"n": '), pline(pfile)
+    assert origin.describe() == (
+        f"variable 'n' at main.json:{var_line} using parameter 'env' "
+        f"(parameter file main.parameters.json:{value_line})"
+    )
+
+
+def test_an_expression_through_a_variable_names_the_parameter_file_behind_it() -> None:
+    doc = tdoc(template(hub(minTlsVersion="[variables('cfg').tls]"), parameters=SETTINGS,
+                        variables={"cfg": "[parameters('settings')]"}))
+    pfile = parameter_file({"settings": {"tls": "1.1"}})
+    origin = expand(doc, [pfile]).resources[0].origins[("properties", "minTlsVersion")]
+    expr_line, var_line, value_line = line_of(doc, '"minTlsVersion"'), line_of(doc, '"cfg"'), pline(pfile)
+    expected = (
+        f"expression at main.json:{expr_line} using variable 'cfg' (at main.json:{var_line}) "
+        f"using parameter 'settings' (parameter file main.parameters.json:{value_line})"
+    )
+    assert origin.describe() == expected
+    assert pickle.loads(pickle.dumps(origin)).describe() == expected  # --jobs workers
+
+
+def test_a_structured_variable_used_whole_gives_each_sub_value_only_what_it_read() -> None:
+    res = hub()
+    res["properties"] = "[variables('hubProps')]"
+    hub_props = {"disableLocalAuth": "[variables('dla')]", "minTlsVersion": "[variables('cfg').tls]",
+                 "comments": "written here"}
+    doc = tdoc(template(res, parameters={**SETTINGS, "localAuth": {"type": "bool", "defaultValue": True}},
+                        variables={"dla": "[not(parameters('localAuth'))]", "cfg": "[parameters('settings')]",
+                                   "hubProps": hub_props}))
+    pfile = parameter_file({"settings": {"tls": "1.1"}})
+    r = expand(doc, [pfile]).resources[0]
+    hub_props_line = line_of(doc, '"hubProps"')
+    at = f"variable 'hubProps' at main.json:{hub_props_line}"
+    cfg_line, dla_line, value_line = line_of(doc, '"cfg"'), line_of(doc, '"dla"'), pline(pfile)
+    default_line = line_of(doc, '"defaultValue": true')
+    tls = r.map(("properties", "minTlsVersion"))
+    assert tls.origin is not None and tls.origin.describe() == (
+        f"{at} using variable 'cfg' (at main.json:{cfg_line}) using parameter 'settings' "
+        f"(parameter file main.parameters.json:{value_line})"
+    )
+    assert tls.path[-2:] == ("hubProps", "minTlsVersion")  # located where it is written
+    local_auth = r.map(("properties", "disableLocalAuth")).origin
+    assert local_auth is not None and local_auth.describe() == (
+        f"{at} using variable 'dla' (at main.json:{dla_line}) using parameter 'localAuth' "
+        f"(default at main.json:{default_line})"
+    )
+    comments = r.map(("properties", "comments")).origin
+    assert comments is not None and comments.describe() == at
+
+
+def test_a_parameter_passed_from_a_variable_names_the_variable_and_what_it_read() -> None:
+    inner_tpl = template(hub(comments="[concat(parameters('x'), '!')]"), parameters={"x": {"type": "string"}})
+    dep = nested(inner_tpl, parameters={"x": {"value": "[variables('v')]"}})
+    doc = tdoc(template(dep, parameters={"p": {"type": "string", "defaultValue": "a"}},
+                        variables={"v": "[parameters('p')]"}))
+    origin = only(expand(doc), "/IotHubs").origins[("properties", "comments")]
+    expr_line, var_line, default_line = (line_of(doc, '"comments"'), line_of(doc, '"v": '),
+                                         line_of(doc, '"defaultValue": "a"'))
+    assert origin.describe() == (
+        f"expression at main.json:{expr_line} using parameter 'x' (variable 'v' at main.json:{var_line} "
+        f"using parameter 'p' (default at main.json:{default_line}))"
+    )
+
+
+def test_provenance_names_an_input_reached_twice_only_once() -> None:
+    doc = tdoc(template(hub("[concat(variables('a'), variables('b'))]"),
+                        parameters={"p": {"type": "string", "defaultValue": "x"}},
+                        variables={"a": "[parameters('p')]", "b": "[concat(parameters('p'), 'y')]"}))
+    text = expand(doc).resources[0].origins[("name",)].describe()
+    assert text.count("parameter 'p'") == 1
+    assert "variable 'a'" in text and "variable 'b'" in text
+
+
+def test_provenance_through_a_long_chain_of_variables_stays_short() -> None:
+    chain = {f"v{i}": f"[concat(variables('v{i + 1}'), variables('v{i + 1}'))]" for i in range(40)}
+    chain["v40"] = "[parameters('p')]"
+    doc = tdoc(template(hub("[variables('v0')]"), parameters={"p": {"type": "string", "defaultValue": "x"}},
+                        variables=chain))
+    text = expand(doc).resources[0].origins[("name",)].describe()
+    assert text.startswith("variable 'v0' at main.json:") and "variable 'v1'" in text
+    assert "variable 'v9'" not in text and "parameter 'p'" not in text
+    assert len(text) < 1000
 
 
 def test_literals_need_no_origin() -> None:

@@ -124,7 +124,8 @@ class _File:
     exhausted: bool = False
     seen: set[tuple[str, int, int, str]] = field(default_factory=set)
     var_chain: list[str] = field(default_factory=list)
-    details: list[_ExpressionDetail] = field(default_factory=list)  # settled when expansion ends
+    # settled when expansion ends
+    details: list[_ExpressionDetail | _UsesDetail] = field(default_factory=list)
 
     def error(self, source: SourceFile, path: JsonPath, message: str, *, at_value: bool = False) -> None:
         self._add(self.expansion.errors, source, path, message, "error", at_value)
@@ -165,6 +166,14 @@ class _Prov:
     mappings: dict[JsonPath, Mapped] = field(default_factory=dict)
 
 
+@dataclass
+class _VarSink(_Prov):
+    """Provenance of a structured variable's value: only what each sub-value's
+    expression read, turned into origins when (and if) the variable is used whole."""
+
+    reads: dict[JsonPath, list[tuple[str, Any]]] = field(default_factory=dict)
+
+
 # ----------------------------------------------------------------------------- declarations
 
 
@@ -191,7 +200,12 @@ class _Var:
     copy: bool = False
     state: int = 0
     value: Any = None
-    origin: Origin | None = None
+    origin: Origin | None = None  # names what the variable's expressions read
+    # a structured variable: what each expression-made sub-value read (by sub-path),
+    # and the origins given to those sub-values when the variable is used whole
+    parts: dict[JsonPath, list[tuple[str, Any]]] | None = None
+    part_origins: dict[JsonPath, Origin] | None = None
+    whole_origin: Origin | None = None
 
 
 @dataclass(eq=False)
@@ -280,6 +294,8 @@ class _Template:
         self.functions: dict[str, dict[str, tuple[list[str], Any]]] = {}
         self.loops: list[tuple[str | None, int, bool]] = []
         self.reads: list[list[tuple[str, Any]]] = []
+        # what the variable being evaluated reads, across all of its expressions
+        self.collect: list[tuple[str, Any]] | None = None
         self.decls: list[_Decl] = []
         self.headers: dict[_Decl, list[_Header]] = {}
         self.building: set[_Decl] = set()
@@ -398,6 +414,11 @@ class _Template:
 
     def scope_value(self, name: str) -> Any:
         low = name.lower()
+        if self.outer and self.parent is not None and low in ("resourcegroup", "subscription"):
+            # Outer scope evaluates in the parent's context (facts §6.5): resourceGroup(),
+            # subscription() and the resourceId() defaults built on them name the
+            # parent's, even though the resources themselves deploy into the target.
+            return self.parent.scope_value(name)
         hit = self.scope_cache.get(low)
         if hit is not None:
             return hit
@@ -491,10 +512,13 @@ class _Template:
             raise ExpressionError(f"parameter '{p.name}' refers to itself through its default")
         p.state = 1
         saved, self.loops = self.loops, []  # a default sees no copy loop
+        # what a default reads belongs to the parameter, not to a variable reading it
+        collect, self.collect = self.collect, None
         try:
             self._resolve_param(p)
         finally:
             self.loops = saved
+            self.collect = collect
             p.state = 2
         return p.value
 
@@ -551,17 +575,46 @@ class _Template:
         v.state = 1
         chain.append(v.name)
         saved, self.loops = self.loops, []  # a variable sees no resource copy loop
+        reads: list[tuple[str, Any]] = []
+        collect, self.collect = self.collect, reads
+        sink = _VarSink() if not v.copy and isinstance(v.raw, (dict, list)) else None
         try:
             if v.copy:
                 v.value = self._copy_array(v.raw, v.path, None, None, v.name, drop_null=False)
             else:
-                v.value = self._walk(v.raw, v.path, (), None, drop_null=False)
+                v.value = self._walk(v.raw, v.path, (), sink, drop_null=False)
         finally:
             self.loops = saved
+            self.collect = collect
             chain.pop()
             v.state = 2
-        v.origin = LazyOrigin("variable", self.source, v.path, name=v.name)
+        detail: _UsesDetail | None = None
+        if reads:
+            # provenance goes on through the variable to what it read (parameter files...)
+            detail = _UsesDetail(reads)
+            self.state.details.append(detail)
+        v.origin = LazyOrigin("variable", self.source, v.path, name=v.name, detail=detail)
+        if sink is not None and sink.reads:
+            v.parts = sink.reads
         return v.value
+
+    def _whole_use(self, v: _Var, bpath: JsonPath, sink: _Sink) -> Origin:
+        """Origins for a structured variable used whole at ``bpath``: each sub-value its
+        expressions made is the variable plus what that expression read (not everything
+        the variable read); built once per variable, copied per use."""
+        parts, whole = v.part_origins, v.whole_origin
+        if parts is None or whole is None:
+            parts = {}
+            for sub, reads in (v.parts or {}).items():
+                detail = _UsesDetail(reads)
+                self.state.details.append(detail)
+                parts[sub] = LazyOrigin("variable", v.owner.source, v.path, name=v.name, detail=detail)
+            whole = LazyOrigin("variable", v.owner.source, v.path, name=v.name)
+            v.part_origins, v.whole_origin = parts, whole
+        origins = sink.origins
+        for sub, origin in parts.items():
+            origins[(*bpath, *sub)] = origin
+        return whole
 
     # ------------------------------------------------------------------ values
 
@@ -637,7 +690,10 @@ class _Template:
         expression fails, reported as usual) keeps its text."""
         if not is_expression(text):
             return unescape(text)
-        value = self._evaluate(text, fpath, [])
+        reads: list[tuple[str, Any]] = []
+        value = self._evaluate(text, fpath, reads)
+        if self.collect is not None:
+            self.collect.extend(reads)
         if self.state.exhausted:
             raise _Abort
         if isinstance(value, Unknown) or not isinstance(value, str):
@@ -701,6 +757,8 @@ class _Template:
                 value = self._own(value)
             except RecursionError:
                 value = self._fail(text, fpath, "the value nests too deeply", 0, "limit")
+        if self.collect is not None:
+            self.collect.extend(reads)
         if sink is not None:
             self._record(text, fpath, bpath, sink, reads, value)
         return value
@@ -750,6 +808,10 @@ class _Template:
         self, text: str, fpath: JsonPath, bpath: JsonPath, sink: _Sink,
         reads: list[tuple[str, Any]], value: Any,
     ) -> None:
+        if isinstance(sink, _VarSink):
+            if reads:
+                sink.reads[bpath] = reads
+            return
         if len(reads) == 1:
             kind, item = reads[0]
             if kind == "parameter" and _PARAM_REF.fullmatch(text) and item.origin is not None:
@@ -758,9 +820,12 @@ class _Template:
                     sink.mappings[bpath] = item.mapped
                 return
             if kind == "variable" and _VAR_REF.fullmatch(text) and item.origin is not None:
-                sink.origins[bpath] = item.origin
+                origin = item.origin
                 if isinstance(value, (dict, list)) and not item.copy:
-                    sink.mappings[bpath] = Mapped(item.owner.source, item.path, item.origin)
+                    if item.parts:
+                        origin = item.owner._whole_use(item, bpath, sink)
+                    sink.mappings[bpath] = Mapped(item.owner.source, item.path, origin)
+                sink.origins[bpath] = origin
                 return
         detail = _ExpressionDetail(self.source, fpath, reads)
         self.state.details.append(detail)
@@ -848,6 +913,8 @@ class _Template:
     def _build(self, decl: _Decl, parent: _Header | None) -> None:
         """Headers of one declaration (every copy), then of its nested children."""
         self.building.add(decl)
+        # a header built on demand from inside a variable is not what the variable read
+        collect, self.collect = self.collect, None
         try:
             out = self.headers.setdefault(decl, [])
             raw = decl.raw
@@ -891,6 +958,7 @@ class _Template:
                     if pushed:
                         self.loops.pop()
         finally:
+            self.collect = collect
             self.building.discard(decl)
 
     def _count_resource(self, decl: _Decl) -> None:
@@ -1332,8 +1400,68 @@ class _Read:
     origin: Origin | None
 
 
+def _settled(reads: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [(kind, _Read(item.name, item.origin)) for kind, item in reads]
+
+
+# A chain of variables reading variables is as long as the template makes it, and a
+# variable read by several others would be described once per reader: a message names
+# each input once, follows variables this many levels deep, and names at most this many.
+_USES_DEPTH = 4
+_USES_MAX = 12
+
+
+def _uses(reads: Sequence[tuple[str, Any]], seen: set[str], depth: int) -> list[str]:
+    """``parameter 'p' (default at f:4)``, ``variable 'v' (at f:5) using ...`` for each
+    input not yet named in this message."""
+    parts: list[str] = []
+    for kind, item in reads:
+        o: Origin | None = item.origin
+        if kind == "parameter":
+            head = f"parameter '{item.name}'" + (f" ({where(o)})" if o is not None else "")
+        else:
+            head = f"variable '{item.name}'" + (f" (at {o.file}:{o.line})" if o is not None else "")
+        if head in seen:
+            continue
+        if len(seen) >= _USES_MAX:
+            parts.append("...")
+            break
+        seen.add(head)
+        if kind == "variable" and o is not None:
+            inner = o.detail_source if isinstance(o, LazyOrigin) else None
+            if isinstance(inner, _UsesDetail):
+                if depth < _USES_DEPTH:
+                    more = _uses(inner.reads, seen, depth + 1)
+                    if more:
+                        head += f" using {', '.join(more)}"
+            elif o.detail:
+                head += f" using {o.detail}"  # already rendered (and bounded) elsewhere
+        parts.append(head)
+    return parts
+
+
+class _UsesDetail:
+    """What a variable (or one sub-value of a structured variable) read: the detail of
+    its ``variable`` origin, shown after ``variable 'v' at f:5 using ``."""
+
+    __slots__ = ("reads",)
+
+    def __init__(self, reads: Sequence[tuple[str, Any]]) -> None:
+        self.reads = reads
+
+    def __call__(self) -> str:
+        return ", ".join(_uses(self.reads, set(), 1))
+
+    def settle(self) -> None:
+        self.reads = _settled(self.reads)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_UsesDetail, (_settled(self.reads),))
+
+
 class _ExpressionDetail:
-    """``expression at <file>:<line> using parameter 'p' (...), variable 'v' (...)``.
+    """``expression at <file>:<line> using parameter 'p' (...), variable 'v' (...)``,
+    variables followed by what they read (``_uses``).
 
     ``reads`` holds the expander's parameter and variable objects, whose origins may be
     settled only after the expression is recorded; once expansion is over, ``settle``
@@ -1349,23 +1477,14 @@ class _ExpressionDetail:
 
     def __call__(self) -> str:
         at = f"{self.source.path}:{self.source.locate(self.fpath)[0]}"
-        used: list[str] = []
-        for kind, item in self.reads:
-            o = item.origin
-            if kind == "parameter":
-                desc = f"parameter '{item.name}'" + (f" ({where(o)})" if o is not None else "")
-            else:
-                desc = f"variable '{item.name}'" + (f" (at {o.file}:{o.line})" if o is not None else "")
-            if desc not in used:
-                used.append(desc)
+        used = _uses(self.reads, set(), 0)
         return f"expression at {at}" + (f" using {', '.join(used)}" if used else "")
 
     def settle(self) -> None:
-        self.reads = [(kind, _Read(item.name, item.origin)) for kind, item in self.reads]
+        self.reads = _settled(self.reads)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        reads = [(kind, _Read(item.name, item.origin)) for kind, item in self.reads]
-        return (_ExpressionDetail, (self.source, self.fpath, reads))
+        return (_ExpressionDetail, (self.source, self.fpath, _settled(self.reads)))
 
 
 def _file_id(doc: Document) -> str:

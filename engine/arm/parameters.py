@@ -127,6 +127,12 @@ class LazyOrigin(Origin):
             return text
         return self._detail_text
 
+    @property
+    def detail_source(self) -> Callable[[], str] | None:
+        """What computes ``detail`` (None once computed and pickled): provenance chains
+        follow it structurally rather than nesting rendered strings."""
+        return self._detail_fn
+
     def __reduce__(self) -> tuple[Any, ...]:
         # ``--jobs`` workers send expansions back pickled; positions stay lazy so that a
         # worker never builds a position index no message will read.  The detail
@@ -155,6 +161,8 @@ def where(origin: Origin) -> str:
         return f"parameter file {at}"
     if origin.kind == "parameter-cli":
         return "--parameters"
+    if origin.kind == "variable":  # a value a linking template passed from a variable
+        return origin.describe()
     return origin.detail or (f"at {at}" if at else "")
 
 
