@@ -236,6 +236,7 @@ def _drop_context(result: RunResult, context_only: set[str]) -> None:
     result.not_checked = [n for n in result.not_checked if not keep(n.path)]
     result.files_checked = [p for p in result.files_checked if not keep(p)]
     result.files_skipped = [p for p in result.files_skipped if not keep(p)]
+    result.parameter_files = [p for p in result.parameter_files if not keep(p)]
     result.evaluated = [e for e in result.evaluated if not keep(e[0])]
 
 
