@@ -16,7 +16,7 @@ from typing import Any
 import jmespath.exceptions
 
 from engine.findings import Finding, Problem, Suppression, Unresolved
-from engine.jfunctions import RuleFunctions, make_options
+from engine.jfunctions import RuleFunctions, make_options, mask, mask_keys
 from engine.model import Mapped
 from engine.rulepack import Condition, Rule
 from engine.selectors import matches
@@ -225,6 +225,9 @@ class Evaluator:
         prov: str,
     ) -> str:
         shown = _show(value) if exists else "absent"
+        last = next((p for p in reversed(prop_path) if isinstance(p, str)), "")
+        if isinstance(value, str) and last.lower() in ("primarykey", "secondarykey"):
+            shown = json.dumps(mask(value))
         since = ""
         for ipath, version in rule.introduced.items():
             if (
@@ -452,20 +455,20 @@ def _path_text(path: JsonPath) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, Unknown):
-        return value.text if value.text.startswith("{") else "{" + value.text + "}"
+        return mask_keys(value.text if value.text.startswith("{") else "{" + value.text + "}")
     if isinstance(value, (dict, list)):
-        text = json.dumps(value, default=str, ensure_ascii=False)
+        text = mask_keys(json.dumps(value, default=str, ensure_ascii=False))
         return text if len(text) <= 120 else text[:117] + "..."
-    return json.dumps(value, ensure_ascii=False)
+    return mask_keys(json.dumps(value, ensure_ascii=False))
 
 
 def _plain(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Unknown):
-        return value.text
+        return mask_keys(value.text)
     if isinstance(value, str):
-        return value
+        return mask_keys(value)
     return _show(value)
 
 

@@ -449,9 +449,15 @@ def literal_key_in(text: str, key_name: str | None) -> str | None:
     return None
 
 
+def mask_keys(text: str) -> str:
+    """``text`` with every key-shaped ``SharedAccessKey=``/``AccountKey=`` value cut to
+    four characters: reports, SARIF uploads, CI logs and baselines must not copy a key."""
+    return _KEY_IN_TEXT.sub(lambda m: f"{m.group(1)}={m.group(2)[:4]}...", text)
+
+
 def mask(text: str) -> str:
     """Show a secret-bearing string with its keys masked."""
-    out = _KEY_IN_TEXT.sub(lambda m: f"{m.group(1)}={m.group(2)[:4]}...", text)
+    out = mask_keys(text)
     if looks_like_key(out.strip()):
         return out.strip()[:4] + "..."
     return out

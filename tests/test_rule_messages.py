@@ -102,3 +102,17 @@ def test_hub008_reports_a_secure_parameter_default_at_the_default_value(write: A
     assert "parameters.storageConnection = DefaultEndpointsProtocol=https;AccountName=st;AccountKey=Zm9v..." \
         in f["message"]
     assert f"parameter 'storageConnection', default at main.json:{line}" in f["message"]
+
+
+def test_no_message_repeats_a_literal_key(write: Any, iotguard: Any) -> None:
+    key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0MTIzNDU2Nzg5MA=="
+    conn = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key};EndpointSuffix=core.windows.net"
+    h = hub(storageEndpoints={"$default": {"connectionString": conn, "containerName": "c"}},
+            routing={"endpoints": {"cosmosDBSqlContainers": [{"name": "c", "endpointUri": "https://c.documents.azure.com",
+                                                               "primaryKey": key, "databaseName": "d",
+                                                               "containerName": "x"}]}})
+    write("hub.json", template(h))
+    for fmt in ("text", "json", "sarif", "github", "junit"):
+        _, out, _ = iotguard("check", "--no-config", "--format", fmt, "hub.json")
+        assert key not in out and key[:20] not in out, fmt
+        assert "AccountKey=QUJD..." in out, fmt
