@@ -128,7 +128,7 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
         *options.excludes, *((config_dir, e) for e in options.config_excludes)]
     found = discover(options.paths, excludes, cwd)
     result.errors.extend(found.problems)
-    files, context_only = _with_context(found.files, options.context, excludes, cwd)
+    files, context_only = _with_context(found.files, options, excludes, cwd)
 
     cli_problems: list[Problem] = []
     cli_params = _cli_parameter_sources(options.parameters, cwd, cli_problems)
@@ -195,28 +195,41 @@ def _unique(results: list[R]) -> list[R]:
 
 
 def _with_context(
-    given: list[tuple[str, str]], context: Sequence[str],
+    given: list[tuple[str, str]], options: Options,
     excludes: Sequence[str | tuple[str, str]], cwd: str,
 ) -> tuple[list[tuple[str, str]], set[str]]:
     """The files a run reads, and the display paths of those it reads only as context.
 
-    A parameter file is checked through the template it belongs to: given
-    ``X.parameters.json``, the run reports on ``X.json`` too, since that is where a value
-    the file changes takes effect.  ``context`` paths are read but not reported on."""
+    A parameter file is checked through the templates it belongs to: given
+    ``X.parameters.json``, the run reports on ``X.json`` too, and given a file that the
+    configuration's ``parameters`` maps to templates, on those templates, since that is
+    where a value the file changes takes effect (excludes still apply).  ``context``
+    paths are read but not reported on."""
     seen = {os.path.realpath(a) for a, _ in given}
     files = list(given)
+
+    def bring(path: str) -> None:
+        for abspath, display in discover([path], excludes, cwd).files:
+            real = os.path.realpath(abspath)
+            if real not in seen:
+                seen.add(real)
+                files.append((abspath, display))
+
     for abspath, _ in given:
         stem, ext = os.path.splitext(abspath)
-        if stem.lower().endswith(".parameters"):
-            template = stem[: -len(".parameters")] + ext
-            real = os.path.realpath(template)
-            if real not in seen and os.path.isfile(template):
-                seen.add(real)
-                files.append((template, display_path(template, cwd)))
+        if stem.lower().endswith(".parameters") and os.path.isfile(stem[: -len(".parameters")] + ext):
+            bring(stem[: -len(".parameters")] + ext)
+    globs = [g for g, fs in options.parameter_map.items() if any(os.path.realpath(f) in seen for f in fs)]
+    if globs:
+        base = options.config_dir or cwd
+        for abspath, _ in discover(list(options.context) or [base], excludes, cwd).files:
+            rel = relative_to_base(abspath, base)
+            if rel is not None and any(glob_match(rel, g) for g in globs):
+                bring(abspath)
     context_only: set[str] = set()
-    if context:
+    if options.context:
         # Problems of context paths (one that does not exist) are not the run's to report.
-        for abspath, display in discover(context, excludes, cwd).files:
+        for abspath, display in discover(options.context, excludes, cwd).files:
             real = os.path.realpath(abspath)
             if real not in seen:
                 seen.add(real)

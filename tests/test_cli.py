@@ -292,3 +292,28 @@ def test_quiet_strict_lists_the_unresolved_results_that_fail_the_run(write: Any,
                                parameters={"tls": {"type": "string"}}))
     code, out, _ = iotguard("check", "--no-config", "--select", "HUB005", "--strict", "--quiet", "hub.json")
     assert code == 1 and "HUB005" in out and "parameter 'tls'" in out
+
+
+def _local_auth_hub() -> dict[str, Any]:
+    h = hub(**{**GOOD, "disableLocalAuth": "[parameters('local')]"})
+    return template(h, parameters={"local": {"type": "bool", "defaultValue": True}})
+
+
+PARAMS_OFF = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
+              "parameters": {"local": {"value": False}}}
+
+
+def test_a_config_mapped_parameter_file_given_alone_checks_the_templates_it_maps_to(
+        write: Any, iotguard: Any) -> None:
+    write("infra/hub.json", _local_auth_hub())
+    write("env/prod.parameters.json", PARAMS_OFF)
+    write(".iotguard.yaml", 'parameters:\n  "infra/*.json": [env/prod.parameters.json]\n')
+    code, out, _ = iotguard("check", "--select", "HUB001", "--context", ".", "env/prod.parameters.json")
+    assert code == 1 and "infra/hub.json:" in out and "parameter file env/prod.parameters.json" in out
+
+
+def test_a_template_brought_in_by_its_parameter_file_still_honours_excludes(write: Any, iotguard: Any) -> None:
+    write("apps/hub.json", _local_auth_hub())
+    write("apps/hub.parameters.json", PARAMS_OFF)
+    code, out, _ = iotguard("check", "--no-config", "--select", "HUB001", "--exclude", "apps/hub.json", ".")
+    assert code == 0 and "HUB001" not in out
