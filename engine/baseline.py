@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections import Counter
 from typing import Any
 
@@ -70,6 +71,9 @@ def read_baseline(path: str, shown: str | None = None) -> tuple[int, list[dict[s
     """(format, entries, the line each entry's fingerprint is written on)."""
     shown = shown or path
     try:
+        # A FIFO or device would be read forever.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ConfigError(shown, 1, 1, "cannot read baseline: not a regular file")
         with open(path, encoding="utf-8-sig") as fh:
             text = fh.read()
     except OSError as exc:

@@ -23,7 +23,7 @@ FORMATS = ("text", "json", "sarif", "junit", "github")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # exit code 2 with a clear message, as documented
         self.print_usage(sys.stderr)
-        sys.stderr.write(f"iotguard: error: {message}\n")
+        _stderr(f"iotguard: error: {message}\n")
         raise SystemExit(2)
 
 
@@ -103,6 +103,14 @@ def _split(values: Sequence[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
+def _stderr(text: str) -> None:
+    """Write to standard error with control characters escaped line by line: messages
+    quote config keys, rule files and paths that a repository under review controls."""
+    from engine.report.text import safe
+
+    sys.stderr.write("\n".join(safe(line) for line in text.split("\n")))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -128,21 +136,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _permissions(args)
     except RuleError as exc:
         for e in exc.all():
-            sys.stderr.write(f"{e.path}:{e.line}:{e.column}: error: {e.message}\n")
+            _stderr(f"{e.path}:{e.line}:{e.column}: error: {e.message}\n")
         return 2
     except _Usage as exc:
-        sys.stderr.write(f"iotguard: error: {exc}\n")
+        _stderr(f"iotguard: error: {exc}\n")
         return 2
     except BrokenPipeError:
         return 0
     except _OutputError as exc:
-        sys.stderr.write(f"iotguard: error: {exc}\n")
+        _stderr(f"iotguard: error: {exc}\n")
         return 2
     except Exception as exc:  # exit 1 means "findings": a crash must never look like it
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-        sys.stderr.write(f"iotguard: internal error ({type(exc).__name__}: {exc}); "
+        _stderr(f"iotguard: internal error ({type(exc).__name__}: {exc}); "
                          "please report it with the input that caused it\n")
         return 2
     parser.error(f"unknown command {args.command}")
@@ -211,7 +219,7 @@ def _report_stopped(args: argparse.Namespace, cwd: str, problems: list[Any]) -> 
     from engine.findings import RunResult
 
     for p in problems:
-        sys.stderr.write(f"{p.path}:{p.line}:{p.column}: error: {p.message}\n")
+        _stderr(f"{p.path}:{p.line}:{p.column}: error: {p.message}\n")
     if args.command != "check":
         return 2
     result = RunResult(errors=list(problems), fail_on=args.fail_on or "medium", strict=args.strict)
@@ -239,7 +247,7 @@ def _check_run(args: argparse.Namespace, cwd: str) -> int:
         config = load_config(cwd, args.config)
     opts = Options(cwd=cwd)
     if args.jobs is not None and args.jobs < 1:
-        sys.stderr.write(f"iotguard: error: --jobs must be at least 1 (got {args.jobs})\n")
+        _stderr(f"iotguard: error: --jobs must be at least 1 (got {args.jobs})\n")
         return 2
     opts.jobs = args.jobs
     opts.paths = list(args.paths)
@@ -286,11 +294,14 @@ def _check_run(args: argparse.Namespace, cwd: str) -> int:
         from engine.baseline import write_baseline
         from engine.report.text import problem_lines
 
-        write_baseline(result, os.path.join(cwd, args.output), cwd)
+        try:
+            write_baseline(result, os.path.join(cwd, args.output), cwd)
+        except OSError as exc:
+            raise _OutputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         result.sort()
         # Exit 2 must say why: an unreadable file is missing from the baseline.
         for line in problem_lines(result):
-            sys.stderr.write(line + "\n")
+            _stderr(line + "\n")
         n = len(result.active_findings)
         sys.stdout.write(f"baseline: {n} finding{'s' if n != 1 else ''} recorded in {args.output}\n")
         return 2 if result.errors else 0

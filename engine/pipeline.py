@@ -588,7 +588,8 @@ def _expand(doc: Document, sources: list[Any], out: _Loaded, cwd: str, today: da
         if r.existing:
             continue
         problems: list[Problem] = []
-        out.subjects.append(resource_subject(r, today, problems))
+        subject = resource_subject(r, today, problems)
+        out.subjects.append(subject)
         out.errors.extend(p for p in problems if p.severity == "error")
         out.warnings.extend(p for p in problems if p.severity != "error")
         if r.type_lower == "microsoft.authorization/roledefinitions":
@@ -596,7 +597,10 @@ def _expand(doc: Document, sources: list[Any], out: _Loaded, cwd: str, today: da
 
             role = role_from_resource(r)
             out.roles.append(role)
-            out.subjects.append(_role_subject(role, r.source, _ResourceRole(r, role), role_body(role), r))
+            role_subject = _role_subject(role, r.source, _ResourceRole(r, role), role_body(role), r)
+            # ROLE rules judge the role this resource defines: its metadata suppresses them
+            role_subject.suppress = subject.suppress
+            out.subjects.append(role_subject)
 
 
 def _raw_at(doc: Document, path: JsonPath) -> Any:

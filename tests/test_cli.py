@@ -317,3 +317,25 @@ def test_a_template_brought_in_by_its_parameter_file_still_honours_excludes(writ
     write("apps/hub.parameters.json", PARAMS_OFF)
     code, out, _ = iotguard("check", "--no-config", "--select", "HUB001", "--exclude", "apps/hub.json", ".")
     assert code == 0 and "HUB001" not in out
+
+
+def test_a_fifo_as_baseline_is_an_error_not_a_hang(write: Any, iotguard: Any, tmp_path: Any) -> None:
+    import os
+
+    write("hub.json", template(hub(**GOOD)))
+    os.mkfifo(tmp_path / "base.json")
+    code, _, err = iotguard("check", "--no-config", "--baseline", "base.json", "hub.json")
+    assert code == 2 and "not a regular file" in err
+
+
+def test_baseline_to_an_unwritable_place_is_a_clear_error(write: Any, iotguard: Any) -> None:
+    write("hub.json", template(hub(**GOOD)))
+    code, _, err = iotguard("baseline", "--no-config", "hub.json", "--output", ".")
+    assert code == 2 and err.startswith("iotguard: error: cannot write .")
+
+
+def test_config_errors_escape_control_characters(write: Any, iotguard: Any) -> None:
+    write("hub.json", template(hub(**GOOD)))
+    write(".iotguard.yaml", '"sel\\e[2Ject": 1\n')
+    code, _, err = iotguard("check", "hub.json")
+    assert code == 2 and "\x1b" not in err and "\\x1b[2J" in err

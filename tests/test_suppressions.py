@@ -192,3 +192,18 @@ def test_inline_suppression_on_a_resource_covers_a_template_rule_finding_inside_
     _, out, _ = iotguard("check", "--no-config", "--select", "HUB008", "--format", "json")
     found = {f["resource_name"] + str(f["line"]): "suppressed" in f for f in json.loads(out)["findings"]}
     assert sorted(found.values()) == [False, True]
+
+
+def test_inline_suppression_on_a_role_definition_resource_applies_to_role_rules(write: Any, iotguard: Any) -> None:
+    role = {
+        "type": "Microsoft.Authorization/roleDefinitions", "apiVersion": "2022-04-01", "name": "[guid('r')]",
+        "metadata": {"iotguard": {"suppress": [{"rule": "ROLE001", "reason": "reviewed break-glass role"}]}},
+        "properties": {"roleName": "Keys and reads", "type": "CustomRole",
+                       "permissions": [{"actions": ["Microsoft.Devices/iotHubs/listkeys/action"],
+                                        "dataActions": ["Microsoft.Devices/IotHubs/devices/read"]}],
+                       "assignableScopes": ["[subscription().id]"]},
+    }
+    write("role.json", template(role))
+    code, out, _ = iotguard("check", "--no-config", "--select", "ROLE001", "--format", "json")
+    [f] = json.loads(out)["findings"]
+    assert f["suppressed"]["reason"] == "reviewed break-glass role" and code == 0

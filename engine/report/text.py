@@ -94,7 +94,7 @@ def render(
     if verbose and result.files_skipped:
         out.append("")
         out.append("Skipped (not ARM templates, parameter files or role definitions):")
-        out.extend(f"  {p}" for p in result.files_skipped)
+        out.extend(f"  {safe(p)}" for p in result.files_skipped)
     if not quiet or result.exit_code() != 0:
         if out:
             out.append("")
