@@ -210,15 +210,20 @@ def _check(args: argparse.Namespace) -> int:
             raise _Stopped([Problem(e.path, e.line, e.column, e.message) for e in exc.all()]) from None
     except _Stopped as exc:
         return _report_stopped(args, cwd, exc.problems)
+    except _Usage as exc:
+        # A mistake in the options (an unknown --select name, a missing --rules dir)
+        # still leaves the report files a CI upload step expects.
+        _stderr(f"iotguard: error: {exc}\n")
+        return _report_stopped(args, cwd, [Problem("", 0, 0, str(exc))], printed=True)
 
 
-def _report_stopped(args: argparse.Namespace, cwd: str, problems: list[Any]) -> int:
+def _report_stopped(args: argparse.Namespace, cwd: str, problems: list[Any], printed: bool = False) -> int:
     """The errors on stderr as always, and -- since a CI step uploads the report files
     whatever the exit code -- in each machine-readable report that was asked for, so
     that step finds its file and shows why the run failed."""
     from engine.findings import RunResult
 
-    for p in problems:
+    for p in problems if not printed else ():
         _stderr(f"{p.path}:{p.line}:{p.column}: error: {p.message}\n")
     if args.command != "check":
         return 2

@@ -255,6 +255,8 @@ class RunResult:
             "suppressed": len(self.findings) - len(self.active_findings),
             "by_severity": by_sev,
             "unresolved": len(self.unresolved),
+            # with --strict, the unresolved results at or above fail-on fail the run
+            "failing_unresolved": len(self.failing_unresolved()),
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "fail_on": self.fail_on,

@@ -268,6 +268,14 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
     message_exprs = {}
     for m in re.finditer(r"\{\$\s*([^}]*)\}", message):
         message_exprs[m.group(0)] = compile_expr(m.group(1), ["message"])
+    # A "{" that opens no complete placeholder ("{resource", "{$ x") prints as written.
+    rest = re.sub(r"\{\$\s*[^}]*\}|\{[A-Za-z_][A-Za-z0-9_]*\}", "", message)
+    unclosed = re.search(r"\{[$A-Za-z_]", rest)
+    if unclosed:
+        line, col = mark_of(node, ["message"])
+        raise RuleError(name, line, col, (
+            f"unclosed placeholder '{rest[unclosed.start():unclosed.start() + 20]}' in message; "
+            "expected {name} or {$ <JMESPath>}"))
     for m in re.finditer(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", message):
         if m.group(1) not in MESSAGE_PLACEHOLDERS:
             line, col = mark_of(node, ["message"])

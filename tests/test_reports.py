@@ -14,7 +14,7 @@ from engine.findings import Finding, Problem, RuleInfo, RunResult, Suppression, 
 from engine.report import github, junit, sarif
 from engine.report.files import write_atomic
 from engine.rulepack import bundled_rules_dir
-from tests.conftest import REPO
+from tests.conftest import REPO, hub, template
 
 SARIF_SCHEMA = Path(os.environ.get("IOTGUARD_SHARED", REPO.parent / "shared")) / "reference" / "sarif-schema-2.1.0.json"
 
@@ -526,3 +526,29 @@ def test_sarif_help_uri_from_the_cli_only_links_docs_of_bundled_rules(write: Any
     uris = {d["id"]: d.get("helpUri", "") for d in json.loads(out)["runs"][0]["tool"]["driver"]["rules"]}
     assert uris["HUB001"].endswith("/docs/rules/HUB001.md") and (REPO / "docs/rules/HUB001.md").is_file()
     assert "/docs/rules/" not in uris["CUS001"]
+
+
+def test_a_usage_error_still_writes_the_requested_report_files(write: Any, iotguard: Any, tmp_path: Any) -> None:
+    import json as _json
+
+    write("hub.json", template(hub()))
+    code, _, err = iotguard("check", "--no-config", "--select", "HUB0001", "--sarif-file", "r.sarif",
+                            "--junit-file", "r.xml", "--json-file", "r.json", "hub.json")
+    assert code == 2 and "did you mean HUB001?" in err
+    sarif = _json.loads((tmp_path / "r.sarif").read_text())
+    [inv] = sarif["runs"][0]["invocations"]
+    assert inv["executionSuccessful"] is False and "locations" not in inv["toolExecutionNotifications"][0]
+    assert 'testsuite name="iotguard"' in (tmp_path / "r.xml").read_text()
+    assert "HUB0001" in _json.loads((tmp_path / "r.json").read_text())["errors"][0]["message"]
+
+
+def test_json_marks_the_unresolved_results_that_fail_a_strict_run(write: Any, iotguard: Any) -> None:
+    import json as _json
+
+    write("hub.json", template(hub(minTlsVersion="[parameters('tls')]"), parameters={"tls": {"type": "string"}}))
+    for strict, failing in ((False, False), (True, True)):
+        _, out, _ = iotguard("check", "--no-config", "--select", "HUB005", "--format", "json",
+                             *(["--strict"] if strict else []), "hub.json")
+        report = _json.loads(out)
+        assert [u["failing"] for u in report["unresolved"]] == [failing]
+        assert report["summary"]["failing_unresolved"] == int(failing)

@@ -165,3 +165,10 @@ def test_malformed_rule_id_is_explained_in_words_not_as_a_regex() -> None:
         compile_rule_text("t.yaml", GOOD.replace("id: TST001", "id: tst-1"))
     assert exc.value.line == 1 and "'tst-1' is not upper-case letters and digits ending in three digits" in exc.value.message
     assert "[A-Z]" not in exc.value.message
+
+
+@pytest.mark.parametrize("message", ["{resource has it", "value {$ properties.x"])
+def test_an_unclosed_placeholder_in_a_message_is_an_error(message: str) -> None:
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", GOOD.replace('"{resource} has {property} = {value}"', f'"{message}"'))
+    assert exc.value.line == 13 and "unclosed placeholder" in exc.value.message

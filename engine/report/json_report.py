@@ -18,11 +18,12 @@ SCHEMA_VERSION = "1"
 
 
 def to_dict(result: RunResult) -> dict[str, Any]:
+    failing = {id(u) for u in result.failing_unresolved()}
     return {
         "version": __version__,
         "schema_version": SCHEMA_VERSION,
         "findings": [f.to_json() for f in result.findings],
-        "unresolved": [u.to_json() for u in result.unresolved],
+        "unresolved": [{**u.to_json(), "failing": id(u) in failing} for u in result.unresolved],
         "errors": [e.to_json() for e in result.errors],
         "warnings": [w.to_json() for w in result.warnings],
         "not_checked": [n.to_json() for n in result.not_checked],

@@ -54,6 +54,7 @@ class _Items:
 
 class _Suite:
     def __init__(self, root: ET.Element, name: str) -> None:
+        name = name or "iotguard"  # a problem with the command line, not with a file
         self.element = ET.SubElement(root, "testsuite", name=_clean(name))
         self.name = name
         self.counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}

@@ -124,8 +124,10 @@ def _result(f: Finding, index: int) -> dict[str, Any]:
 
 
 def _notification(p: Problem, level: str) -> dict[str, Any]:
-    return {"level": level, "message": {"text": p.message},
-            "locations": [_location(p.path, p.line, p.column)]}
+    out: dict[str, Any] = {"level": level, "message": {"text": p.message}}
+    if p.path:  # "" for a problem with the command line itself, which is no artifact
+        out["locations"] = [_location(p.path, p.line, p.column)]
+    return out
 
 
 def to_dict(result: RunResult, base_dir: str = "") -> dict[str, Any]:
