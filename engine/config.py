@@ -213,10 +213,17 @@ def check_rule_names(config: Config, rules: Sequence[RuleInfo]) -> None:
             why = unknown_selector(sel, rules)
             if why:
                 report(config.origins.get((key, sel), (key,)), why)
+    first_spelling: dict[str, str] = {}
     for rule_id in config.severity:
         why = unknown_rule_id(rule_id, rules)
         if why:
             report(("severity", rule_id), why, at_key=True)
+        elif rule_id.lower() in first_spelling:
+            # ids are case-insensitive: two spellings would silently let one override win
+            report(("severity", rule_id), f"the same rule as '{first_spelling[rule_id.lower()]}' "
+                   "(rule ids are case-insensitive); give it one severity", at_key=True)
+        else:
+            first_spelling[rule_id.lower()] = rule_id
     for i, entry in enumerate(config.suppressions):
         why = unknown_selector(entry.rule, rules)
         if why:

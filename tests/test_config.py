@@ -316,3 +316,10 @@ def test_a_wrong_item_inside_an_alternative_is_named_not_the_alternative(tmp_pat
     with pytest.raises(ConfigError) as exc:
         load_config(str(tmp_path), None)
     assert ":2:22:" in str(exc.value) and "parameters.*.json.1: expected string, got integer" in str(exc.value)
+
+
+def test_one_rule_given_two_severities_in_different_case_is_an_error(write: Any, tmp_path: Path, iotguard: Any) -> None:
+    write("hub.json", template(hub()))
+    write(".iotguard.yaml", "severity:\n  HUB005: critical\n  hub005: low\n")
+    code, _, err = iotguard("check", "hub.json")
+    assert code == 2 and ".iotguard.yaml:3:3:" in err and "the same rule as 'HUB005'" in err
