@@ -119,7 +119,8 @@ def load_config(cwd: str, explicit: str | None = None) -> Config | None:
     try:
         node, data = load_yaml(text)
     except YamlSyntaxError as exc:
-        raise ConfigError(shown, exc.line, exc.column, f"invalid YAML: {exc.problem}") from None
+        raise ConfigError(shown, exc.line, exc.column, f"invalid YAML: {exc.problem}",
+                          [(ln, col, f"invalid YAML: {msg}") for ln, col, msg in exc.more]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

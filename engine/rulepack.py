@@ -222,7 +222,8 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
     try:
         node, data = load_yaml(text)
     except YamlSyntaxError as exc:
-        raise RuleError(name, exc.line, exc.column, f"invalid YAML: {exc.problem}") from None
+        more = [RuleError(name, ln, col, f"invalid YAML: {msg}") for ln, col, msg in exc.more]
+        raise RuleError(name, exc.line, exc.column, f"invalid YAML: {exc.problem}", more) from None
     if node is None or not isinstance(data, dict):
         raise RuleError(name, 1, 1, "expected a mapping with the rule's keys")
 

@@ -15,11 +15,16 @@ import yaml
 
 
 class YamlSyntaxError(Exception):
-    def __init__(self, line: int, column: int, problem: str) -> None:
+    """A YAML text that cannot be used; ``more`` holds further (line, column, problem)
+    of the same kind (every duplicate key, not just the first)."""
+
+    def __init__(self, line: int, column: int, problem: str,
+                 more: Sequence[tuple[int, int, str]] = ()) -> None:
         super().__init__(problem)
         self.line = line
         self.column = column
         self.problem = problem
+        self.more = list(more)
 
 
 def load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
@@ -27,12 +32,12 @@ def load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         node = yaml.compose(text, Loader=loader)
-        dup = _first_duplicate_key(node)
-        if dup is not None:
-            key, first = dup
-            raise YamlSyntaxError(key.start_mark.line + 1, key.start_mark.column + 1, (
-                f"duplicate key '{key.value}' (first at line {first.start_mark.line + 1}); "
-                "YAML would keep only the last, silently dropping the first"))
+        dups = [(key.start_mark.line + 1, key.start_mark.column + 1,
+                 f"duplicate key '{key.value}' (first at line {first.start_mark.line + 1}); "
+                 "YAML would keep only the last, silently dropping the first")
+                for key, first in _duplicate_keys(node)]
+        if dups:
+            raise YamlSyntaxError(*dups[0], more=dups[1:])
         try:
             return node, yaml.load(text, Loader=loader)
         except ValueError as exc:
@@ -49,8 +54,8 @@ def load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
         raise YamlSyntaxError(line, col, getattr(exc, "problem", None) or str(exc)) from None
 
 
-def _first_duplicate_key(node: yaml.Node | None) -> tuple[yaml.ScalarNode, yaml.ScalarNode] | None:
-    """The first repeated key of any mapping (the repeat, the original), in file order."""
+def _duplicate_keys(node: yaml.Node | None) -> list[tuple[yaml.ScalarNode, yaml.ScalarNode]]:
+    """Every repeated key of any mapping (the repeat, the original), in file order."""
     found: list[tuple[yaml.ScalarNode, yaml.ScalarNode]] = []
     stack = [node] if node is not None else []
     while stack:
@@ -66,7 +71,7 @@ def _first_duplicate_key(node: yaml.Node | None) -> tuple[yaml.ScalarNode, yaml.
                 stack.append(v)
         elif isinstance(n, yaml.SequenceNode):
             stack.extend(n.value)
-    return min(found, key=lambda d: (d[0].start_mark.line, d[0].start_mark.column), default=None)
+    return sorted(found, key=lambda d: (d[0].start_mark.line, d[0].start_mark.column))
 
 
 def _first_bad_timestamp(node: yaml.Node | None) -> yaml.ScalarNode | None:

@@ -323,3 +323,12 @@ def test_one_rule_given_two_severities_in_different_case_is_an_error(write: Any,
     write(".iotguard.yaml", "severity:\n  HUB005: critical\n  hub005: low\n")
     code, _, err = iotguard("check", "hub.json")
     assert code == 2 and ".iotguard.yaml:3:3:" in err and "the same rule as 'HUB005'" in err
+
+
+def test_every_duplicated_config_key_is_reported_at_once(tmp_path: Path) -> None:
+    (tmp_path / ".iotguard.yaml").write_text("ignore: [HUB010]\nignore: [HUB011]\nfail-on: high\nfail-on: low\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(tmp_path), None)
+    text = str(exc.value)
+    assert ":2:1:" in text and "duplicate key 'ignore'" in text
+    assert ":4:1:" in text and "duplicate key 'fail-on'" in text
