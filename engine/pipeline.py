@@ -149,7 +149,13 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     result.errors.extend(cli_problems)
     index = RunIndex()
     subjects: list[Subject] = []
+    modules = _linked_modules(loaded)
     for item in loaded:
+        if item.display in modules:
+            # A module the run also reaches through a templateLink is judged with the
+            # values its deployments pass; read alone, its parameters would be unknown
+            # defaults, reported a second time and as noise.
+            continue
         result.errors.extend(item.errors)
         result.warnings.extend(item.warnings)
         result.not_checked.extend(item.not_checked)
@@ -181,6 +187,17 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
         _drop_context(result, context_only)
     result.sort()
     return result
+
+
+def _linked_modules(loaded: Sequence[_Loaded]) -> set[str]:
+    """Display paths of the run's templates that another template of the run links to
+    (through a deployment whose condition is not false)."""
+    out: set[str] = set()
+    for item in loaded:
+        for t in item.templates:
+            if t.deployment and t.condition is not False and t.source.path != item.display:
+                out.add(t.source.path)
+    return out
 
 
 def _unique(results: list[R]) -> list[R]:

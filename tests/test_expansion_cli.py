@@ -212,3 +212,16 @@ def test_property_names_differing_only_in_case_are_a_located_warning(write: Any,
     [w] = [w for w in report["warnings"] if "differ only in case" in w["message"]]
     second = next(i for i, line in enumerate(text.splitlines(), 1) if '"DisableLocalAuth"' in line)
     assert w["line"] == second and "'DisableLocalAuth' and 'disableLocalAuth'" in w["message"]
+
+
+def test_a_module_linked_from_the_run_is_judged_only_with_the_values_passed_to_it(
+        write: Any, iotguard: Any) -> None:
+    link = deployment("mod", templateLink={"relativePath": "modules/hub.json"},
+                      parameters={"hubName": {"value": "linkedhub"}, "dla": {"value": True}})
+    write("main.json", template(link))
+    write("modules/hub.json", template(hub("[parameters('hubName')]", disableLocalAuth="[parameters('dla')]"),
+                                       parameters={"hubName": {"type": "string"}, "dla": {"type": "bool"}}))
+    _, report = check_json(iotguard, "--select", "HUB001,HUB011", "--strict", ".")
+    assert report["unresolved"] == []
+    assert [f["rule_id"] for f in report["findings"]] == ["HUB011"]
+    assert "(resolved: 'linkedhub')" in report["findings"][0]["message"]
