@@ -272,7 +272,7 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
             return []
         tid = str(target.id).lower()
         found = run.memo("diagnostic-settings", _diagnostic_settings)
-        out = [d.body for d in found.by_scope.get(resource_key(tid), ())]
+        settings = list(found.by_scope.get(resource_key(tid), ()))
         # The legacy child form: type ``<hub type>/providers/diagnosticSettings`` named
         # ``<hub>/Microsoft.Insights/<setting>`` (the namespace may also sit in the type).
         legacy: dict[int, Resource] = {}
@@ -282,7 +282,12 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
                 for d in found.legacy.get((t, *key), ()):
                     legacy[id(d)] = d
         if legacy:
-            out.extend(d.body for d in sorted(legacy.values(), key=run.position))
+            settings.extend(sorted(legacy.values(), key=run.position))
+        if settings and all(isinstance(d.condition, Unknown) for d in settings):
+            # Only settings that may not be deployed: whether logs are on hinges on them.
+            for d in settings:
+                consult(d.condition)
+        out = [d.body for d in settings]
         if not out:
             # A setting whose scope is unknown might target this resource: the answer
             # hinges on it, unless its known parts (type, a name) rule this one out.
@@ -507,8 +512,9 @@ def _param_type(template_body: Any, name: str) -> str:
 @dataclass
 class _LocalAuthLinks:
     """What links hubs with their keys, for ``needs_local_auth``: per hub name, the
-    key-based DPS entries naming it (with their authentication type when unknown, None
-    when definitely key-based); entries and Device Update values that name no hub but
+    key-based DPS entries (and Device Update instances of unknown condition) naming it,
+    with the unknown that decides whether the link exists (an authentication type or a
+    condition), None when it certainly does; entries and Device Update values that name no hub but
     are unknown (any hub might be meant); hubs named by Device Update instances."""
 
     dps_linked: dict[str, list[tuple[int, Unknown | None]]] = field(default_factory=dict)
@@ -529,14 +535,22 @@ def _local_auth_links(run: Any) -> _LocalAuthLinks:
             seq += 1
             names = links.hub_names(entry)
             auth = ci_get(entry, "authenticationType")
+            # A DPS whose own condition is unknown links the hub only if it holds.
+            doubt = auth if isinstance(auth, Unknown) else (
+                dps.condition if isinstance(dps.condition, Unknown) else None)
             for name in names:
-                out.dps_linked.setdefault(name, []).append(
-                    (seq, auth if isinstance(auth, Unknown) else None))
+                out.dps_linked.setdefault(name, []).append((seq, doubt))
             target = ci_get(entry, "connectionString")
             if not names and isinstance(target, Unknown):
                 out.dps_open.append((seq, target))
     for inst in run.deployed("Microsoft.DeviceUpdate/accounts/instances"):
         values = links.adu_hub_values(inst.body)
+        if isinstance(inst.condition, Unknown):
+            # an instance that may not be deployed: the hub's need is as open as its condition
+            seq += 1
+            for name in links.hub_names(values):
+                out.dps_linked.setdefault(name, []).append((seq, inst.condition))
+            continue
         out.adu_names.update(links.hub_names(values))
         out.adu_open.extend(v for v in values if isinstance(v, Unknown) and not links.hub_names(v))
     return out

@@ -242,7 +242,11 @@ class RbacFunctions:
                     pending.append(a.role_definition_id)
                 continue
             if a.reaches(resource_id):
-                return True
+                cond = a.resource.condition
+                if not isinstance(cond, Unknown):
+                    return True
+                pending.append(cond)  # granted only if that assignment is deployed
+                continue
             if isinstance(a.scope_value, Unknown):
                 pending.append(a.scope_value)
         for u in pending:

@@ -1,0 +1,40 @@
+"""A resource whose condition is unknown may not be deployed: when it is what would keep a
+rule quiet (a DPS link needing local auth, a diagnostic setting, a data-role assignment),
+the outcome hinges on that condition and is unresolved, never a silent pass."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "arm" / "unknown-condition"
+
+
+@pytest.mark.parametrize(("fixture", "rule", "parameter", "extra"), [
+    ("dps-link.json", "HUB001", "useDps", ()),
+    ("diagnostic-setting.json", "HUB011", "d2", ("-p", "useDps=true")),
+    ("role-assignment.json", "ADU001", "ra", ()),
+])
+def test_an_exempting_resource_of_unknown_condition_makes_the_rule_unresolved(
+        fixture: str, rule: str, parameter: str, extra: tuple[str, ...], tmp_path: Path, iotguard: Any) -> None:
+    shutil.copy(FIXTURES / fixture, tmp_path / fixture)
+    _, out, _ = iotguard("check", "--no-config", "--select", rule, "--format", "json", *extra, fixture)
+    report = json.loads(out)
+    assert [f for f in report["findings"] if f["rule_id"] == rule] == []
+    [u] = [u for u in report["unresolved"] if u["rule_id"] == rule]
+    assert any(f"parameter '{parameter}'" in i for i in u["inputs"])
+
+
+@pytest.mark.parametrize(("fixture", "rule", "value"), [
+    ("dps-link.json", "HUB001", "useDps=false"),
+    ("role-assignment.json", "ADU001", "ra=false"),
+])
+def test_with_the_condition_known_false_the_rule_fires(
+        fixture: str, rule: str, value: str, tmp_path: Path, iotguard: Any) -> None:
+    shutil.copy(FIXTURES / fixture, tmp_path / fixture)
+    _, out, _ = iotguard("check", "--no-config", "--select", rule, "--format", "json", "-p", value, fixture)
+    assert [f["rule_id"] for f in json.loads(out)["findings"]] == [rule]
