@@ -296,6 +296,14 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
                     consult(d.scope)
         return out
 
+    @signature()
+    def _func_some_hub_may_disable_local_auth(self) -> bool:
+        """Some deployed hub in the run has ``disableLocalAuth`` true or unknown.  Rules
+        about links to such a hub ask this first, so that a link whose target is unknown
+        is unresolved only when a hub it could name would make the rule fire."""
+        run = self.state.run
+        return run is not None and bool(run.memo("hubs-may-disable-local-auth", _hubs_may_disable_local_auth))
+
     @signature({"types": []})
     def _func_linked_hub(self, value: Any) -> Any:
         """The body of the deployed IoT hub in the run that ``value`` (a DPS link entry, a
@@ -507,6 +515,14 @@ def _consult_all(values: list[Unknown]) -> bool:
 def _param_type(template_body: Any, name: str) -> str:
     t = ci_get(ci_get(template_body, "parameterTypes"), name)
     return t.lower() if isinstance(t, str) else ""
+
+
+def _hubs_may_disable_local_auth(run: Any) -> bool:
+    for hub in run.deployed("Microsoft.Devices/IotHubs"):
+        v = ci_get(ci_get(hub.body, "properties"), "disableLocalAuth")
+        if isinstance(v, Unknown) or v is True or (isinstance(v, str) and v.lower() == "true"):
+            return True
+    return False
 
 
 @dataclass

@@ -38,3 +38,33 @@ def test_with_the_condition_known_false_the_rule_fires(
     shutil.copy(FIXTURES / fixture, tmp_path / fixture)
     _, out, _ = iotguard("check", "--no-config", "--select", rule, "--format", "json", "-p", value, fixture)
     assert [f["rule_id"] for f in json.loads(out)["findings"]] == [rule]
+
+
+def _dps(write: Any, *hubs: dict[str, Any]) -> None:
+    from tests.conftest import template
+
+    dps = {"type": "Microsoft.Devices/provisioningServices", "apiVersion": "2022-02-05", "name": "dps",
+           "location": "westeurope", "sku": {"name": "S1", "capacity": 1},
+           "properties": {"iotHubs": [{"location": "westeurope", "connectionString": "[parameters('cs')]"}]}}
+    write("t.json", template(*hubs, dps, parameters={"cs": {"type": "securestring"}}))
+
+
+@pytest.mark.parametrize("hubs", [(), ({"disableLocalAuth": False},)])
+def test_an_unknown_dps_link_is_no_question_when_no_hub_of_the_run_disables_local_auth(
+        hubs: tuple[dict[str, Any], ...], write: Any, iotguard: Any) -> None:
+    from tests.conftest import hub
+
+    _dps(write, *(hub(**h) for h in hubs))
+    _, out, _ = iotguard("check", "--no-config", "--select", "DPS001", "--strict", "--format", "json", "t.json")
+    report = json.loads(out)
+    assert report["findings"] == [] and report["unresolved"] == []
+
+
+def test_an_unknown_dps_link_is_unresolved_when_a_hub_of_the_run_disables_local_auth(
+        write: Any, iotguard: Any) -> None:
+    from tests.conftest import hub
+
+    _dps(write, hub(disableLocalAuth=True))
+    _, out, _ = iotguard("check", "--no-config", "--select", "DPS001", "--format", "json", "t.json")
+    [u] = json.loads(out)["unresolved"]
+    assert any("parameter 'cs'" in i for i in u["inputs"])
