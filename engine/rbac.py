@@ -497,8 +497,14 @@ class EffectivePermissions:
         grants = [g for side in self._data for g in side.grants]
         wildcard = next((g for g in grants if g.known and "*" in g.value
                          and all(pattern_matches(g.value, t) for t in targets)), None)
+        if wildcard is None and not missing and all(
+                grant is not None and "*" in grant.value for grant, _ in decisions):
+            # Several wildcards together (``IotHubs/*/read``, ``*/write``, ...) grant it all.
+            wildcard = decisions[0][0]
+        # Granted, unless an unknown notDataActions entry takes some of it away.
+        doubt = [u for grant, flips in decisions if grant is not None for u in flips]
         if wildcard is not None and not missing:
-            return wildcard, ()
+            return (wildcard, ()) if not doubt else (None, tuple(dict.fromkeys(doubt)))
         # Unknown strings matter only if they could grant every operation still missing
         # and, when no known wildcard spans them all, could be that wildcard themselves.
         if any(not flips for flips in missing):

@@ -334,3 +334,17 @@ def test_unknown_with_a_foreign_provider_cannot_change_an_iot_answer() -> None:
     u = Unknown("Microsoft.Storage/{parameters('x')}")
     eff = effective(PermissionBlock(actions=[PermString(u, ("a",))]))
     assert eff.uncertain_action("Microsoft.Devices/iotHubs/listkeys/Action") == ()
+
+
+def test_several_wildcards_that_together_grant_every_hub_data_action_cover_it() -> None:
+    parts = tuple(f"Microsoft.Devices/IotHubs/*/{verb}" for verb in ("read", "write", "delete", "action"))
+    assert covering(role_perms(data=parts)) in parts
+
+
+def test_an_unknown_not_data_action_makes_a_covering_wildcard_uncertain() -> None:
+    u = Unknown("{parameters('d')}")
+    block = PermissionBlock(data_actions=[PermString("Microsoft.Devices/IotHubs/*", ("d", 0))],
+                            not_data_actions=[PermString(u, ("n", 0))])
+    eff = effective(block)
+    assert eff.wildcard_covering_data(HUB_DATA, catalog.operations()) is None
+    assert eff.uncertain_wildcard_covering_data(HUB_DATA, catalog.operations()) == (u,)
