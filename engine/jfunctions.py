@@ -476,6 +476,9 @@ def mask(text: str) -> str:
     return out
 
 
+_KNOWN_TYPE = re.compile(r"providers/[A-Za-z0-9.]+/[A-Za-z0-9]+(?:/|$)")
+
+
 def secret_targets(value: Any) -> tuple[list[str], list[Unknown]]:
     """Key-bearing list*() results inside ``value``: the matching targets (hub, DPS,
     storage, Event Hubs, Service Bus), and unknowns whose target cannot be told."""
@@ -488,7 +491,10 @@ def secret_targets(value: Any) -> tuple[list[str], list[Unknown]]:
             target = c.target or ""
             if _SECRET_TARGET.search(target):
                 hits.append(f"{c.function or 'list'}({target})")
-            elif not target or isinstance(c.target, Unknown) or "{" in target:
+            elif not target or isinstance(c.target, Unknown) or (
+                    "{" in target and not _KNOWN_TYPE.search(target)):
+                # only a target whose resource type is unknown might be one of ours; a
+                # Cosmos account or Logic App of unknown name is not
                 undecided.append(u)
     return hits, undecided
 

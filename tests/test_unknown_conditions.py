@@ -68,3 +68,15 @@ def test_an_unknown_dps_link_is_unresolved_when_a_hub_of_the_run_disables_local_
     _, out, _ = iotguard("check", "--no-config", "--select", "DPS001", "--format", "json", "t.json")
     [u] = json.loads(out)["unresolved"]
     assert any("parameter 'cs'" in i for i in u["inputs"])
+
+
+def test_hub009_keys_of_a_resource_type_outside_the_rule_are_no_question_even_with_unknown_name(
+        write: Any, iotguard: Any) -> None:
+    from tests.conftest import template
+
+    out_key = {"type": "string", "value": "[listKeys(resourceId('Microsoft.DocumentDB/databaseAccounts', "
+                                           "parameters('n')), '2023-04-15').primaryMasterKey]"}
+    write("t.json", template(parameters={"n": {"type": "string"}}, outputs={"k": out_key}))
+    _, out, _ = iotguard("check", "--no-config", "--select", "HUB009", "--format", "json", "t.json")
+    report = json.loads(out)
+    assert report["findings"] == [] and report["unresolved"] == []
