@@ -20,7 +20,7 @@ import jmespath.functions
 from engine.jsig import signature
 from engine.model import Resource
 from engine.rbac_functions import RbacFunctions
-from engine.resource_ids import IdPattern, key_or_pattern, resource_key
+from engine.resource_ids import IdPattern, key_or_pattern, resource_key, same_resource
 from engine.values import CIDict, Unknown, ci_get, consult
 
 _EXTRA_TYPES = {"CIDict": "object", "Unknown": "string"}
@@ -255,11 +255,10 @@ class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
             return False
         if not isinstance(attached, dict) or not isinstance(identity_id, str):
             return False
-        want = resource_key(identity_id)
         for key in attached:
             if isinstance(key, Unknown):
                 consult(key)
-            elif isinstance(key, str) and resource_key(key) == want:
+            elif isinstance(key, str) and same_resource(key, identity_id):
                 return True
         return False
 

@@ -398,18 +398,17 @@ def _hub_of(run: Any, a: Any) -> Any:
         hubs = run.hubs_named(name)
         return hubs[0] if hubs else None
     if p.kind == "user-assigned-identity" and p.resource_id:
-        from engine.resource_ids import normalise, resource_key
+        from engine.resource_ids import normalise, same_resource
 
         want = normalise(p.resource_id)
         short = want.rsplit("/", 1)[-1]
-        want_key = resource_key(want)
         for hub in run.deployed("Microsoft.Devices/IotHubs"):
             attached = ci_get(ci_get(hub.body, "identity"), "userAssignedIdentities")
             if not isinstance(attached, dict):
                 continue
             for key in attached:
                 k = normalise(str(key))
-                if resource_key(k) == want_key or (k.rsplit("/", 1)[-1] == short and "/" not in want):
+                if same_resource(k, want) or (k.rsplit("/", 1)[-1] == short and "/" not in want):
                     return hub
     return None
 

@@ -103,8 +103,18 @@ def key_or_pattern(resource_id: str) -> str | IdPattern:
 
 
 def same_resource(a: str, b: str) -> bool:
-    """Whether two resource IDs name the same resource (type + name, case-insensitive)."""
-    return resource_key(a) == resource_key(b)
+    """Whether two resource IDs name the same resource: type + name, case-insensitive,
+    in the same subscription and resource group where both are written out (names such
+    as a managed identity's are unique only within a resource group); a placeholder
+    subscription or group matches any."""
+    if resource_key(a) != resource_key(b):
+        return False
+    sa, sb = _segments(normalise(a)), _segments(normalise(b))
+    na, nb = _container_length(sa), _container_length(sb)
+    for i, kind in ((1, "subscriptions"), (3, "resourcegroups")):
+        if i < na and i < nb and sa[i - 1] == sb[i - 1] == kind and not _segment_matches(kind, sa[i], sb[i]):
+            return False
+    return True
 
 
 def _segment_matches(kind: str, outer: str, inner: str) -> bool:

@@ -370,3 +370,12 @@ def test_body_scope_kind_of_a_partly_unknown_hub_scope_is_known() -> None:
     scope = Unknown(f"{RG_ID}/providers/Microsoft.Devices/IotHubs/{{parameters('hub')}}")
     a = in_rg(assignment(props(), scope=scope))
     assert assignment_body(a)["scopeKind"] == "resource" and a.is_hub_scope
+
+
+def test_same_resource_needs_the_same_literal_group_but_a_placeholder_matches_any() -> None:
+    from engine.resource_ids import same_resource
+
+    uai = "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai1"
+    assert same_resource(PROD_RG + uai, RG_ID + uai.upper())
+    assert not same_resource(PROD_RG + uai, PROD_SUB + "/resourceGroups/other" + uai)
+    assert not same_resource(PROD_RG + uai, PROD_RG + uai.replace("uai1", "uai2"))
