@@ -168,9 +168,11 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     _check_inline_rules(subjects, options.known_rules or [r.info for r in rules], result)
     _assignments(index, subjects, result)
     findings, unresolved, problems = _evaluate_all(rules, index, subjects, jobs)
+    # The file of each subject, looked up once per subject rather than once per pair.
+    subject_files = [subject.locate(()).source.path for subject in subjects]
     result.evaluated = sorted({
-        (subject.locate(()).source.path, rule.id, subject.type, subject.name)
-        for _, rule, _, subject in pairs(rules, subjects)
+        (subject_files[si], rule.id, subject.type, subject.name)
+        for _, rule, si, subject in pairs(rules, subjects)
     })
     result.findings.extend(findings)
     result.unresolved.extend(unresolved)
