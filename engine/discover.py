@@ -17,6 +17,7 @@ SKIP_DIRS = frozenset({".git", "node_modules", ".hg", ".svn", ".venv", "__pycach
 class Discovered:
     files: list[tuple[str, str]] = field(default_factory=list)  # (absolute path, display path)
     problems: list[Problem] = field(default_factory=list)
+    real: dict[str, str] = field(default_factory=dict)  # absolute path -> real path
 
 
 def display_path(abspath: str, cwd: str) -> str:
@@ -88,36 +89,51 @@ def discover(paths: Sequence[str], excludes: Sequence[str | tuple[str, str]], cw
                 return True
         return False
 
-    def add(abspath: str) -> None:
-        real = os.path.realpath(abspath)
+    def add(abspath: str, real: str) -> None:
         if real in seen:
             return
         seen.add(real)
         out.files.append((abspath, display_path(abspath, cwd)))
+        out.real[abspath] = real
+
+    def walk(directory: str, real_dir: str) -> None:
+        # scandir's entries know from the directory listing whether they are symlinks
+        # or regular files: no stat per file, which is most of discovery in a monorepo.
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:  # unreadable: skipped, as os.walk skips it
+            return
+        subdirs: list[os.DirEntry[str]] = []
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIP_DIRS:
+                        subdirs.append(entry)
+                    continue
+                # A FIFO or device named *.json would block the read forever.
+                if not entry.name.lower().endswith(EXTENSIONS) or not entry.is_file():
+                    continue
+                linked = entry.is_symlink()
+            except OSError:
+                continue
+            if not excluded(display_path(entry.path, cwd)):
+                add(entry.path, os.path.realpath(entry.path) if linked
+                    else os.path.join(real_dir, entry.name))
+        for d in subdirs:
+            if not excluded(display_path(d.path, cwd)):
+                walk(d.path, os.path.join(real_dir, d.name))
 
     for given in paths or ["."]:
         abspath = os.path.abspath(os.path.join(cwd, given))
         if os.path.isfile(abspath):
             if not excluded(display_path(abspath, cwd)):
-                add(abspath)
+                add(abspath, os.path.realpath(abspath))
             continue
         if not os.path.isdir(abspath):
             what = "not a regular file" if os.path.exists(abspath) else "no such file or directory"
             out.problems.append(Problem(given, 0, 0, what))
             continue
-        for root, dirs, files in os.walk(abspath):
-            dirs[:] = sorted(
-                d for d in dirs
-                if d not in SKIP_DIRS and not excluded(display_path(os.path.join(root, d), cwd))
-            )
-            for name in sorted(files):
-                if not name.lower().endswith(EXTENSIONS):
-                    continue
-                full = os.path.join(root, name)
-                # A FIFO or device named *.json would block the read forever.
-                if not os.path.isfile(full):
-                    continue
-                if not excluded(display_path(full, cwd)):
-                    add(full)
+        walk(abspath, os.path.realpath(abspath))
     out.files.sort(key=lambda f: f[1])
     return out

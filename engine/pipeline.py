@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engine.discover import discover, display_path, glob_match, relative_to_base
+from engine.discover import Discovered, discover, display_path, glob_match, relative_to_base
 from engine.documents import LoadError, classify, read_source
 from engine.evaluate import Evaluator, Subject, pairs
 from engine.findings import Finding, Problem, RuleInfo, RunResult, Unresolved
@@ -128,12 +128,12 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
         *options.excludes, *((config_dir, e) for e in options.config_excludes)]
     found = discover(options.paths, excludes, cwd)
     result.errors.extend(found.problems)
-    files, context_only = _with_context(found.files, options, excludes, cwd)
+    files, context_only, real = _with_context(found, options, excludes, cwd)
 
     cli_problems: list[Problem] = []
     cli_params = _cli_parameter_sources(options.parameters, cwd, cli_problems)
     work = _FileWork(options, cwd, cli_params,
-                     {os.path.realpath(abspath): (abspath, display) for abspath, display in files})
+                     {real[abspath]: (abspath, display) for abspath, display in files})
     loaded = _load_all(work, files, jobs)
 
     # Merged in file order whatever the number of jobs, so that output never depends on it.
@@ -214,31 +214,35 @@ def _unique(results: list[R]) -> list[R]:
 
 
 def _with_context(
-    given: list[tuple[str, str]], options: Options,
-    excludes: Sequence[str | tuple[str, str]], cwd: str,
-) -> tuple[list[tuple[str, str]], set[str]]:
-    """The files a run reads, and the display paths of those it reads only as context.
+    found: Discovered, options: Options, excludes: Sequence[str | tuple[str, str]], cwd: str,
+) -> tuple[list[tuple[str, str]], set[str], dict[str, str]]:
+    """The files a run reads, the display paths of those it reads only as context, and
+    the real path of each file read.
 
     A parameter file is checked through the templates it belongs to: given
     ``X.parameters.json``, the run reports on ``X.json`` too, and given a file that the
     configuration's ``parameters`` maps to templates, on those templates, since that is
     where a value the file changes takes effect (excludes still apply).  ``context``
     paths are read but not reported on."""
-    seen = {os.path.realpath(a) for a, _ in given}
+    given = found.files
+    real = dict(found.real)
+    seen = set(real.values())
     files = list(given)
 
     def bring(path: str) -> None:
-        for abspath, display in discover([path], excludes, cwd).files:
-            real = os.path.realpath(abspath)
-            if real not in seen:
-                seen.add(real)
+        more = discover([path], excludes, cwd)
+        for abspath, display in more.files:
+            if more.real[abspath] not in seen:
+                seen.add(more.real[abspath])
+                real[abspath] = more.real[abspath]
                 files.append((abspath, display))
 
     for abspath, _ in given:
         stem, ext = os.path.splitext(abspath)
         if stem.lower().endswith(".parameters") and os.path.isfile(stem[: -len(".parameters")] + ext):
             bring(stem[: -len(".parameters")] + ext)
-    globs = [g for g, fs in options.parameter_map.items() if any(os.path.realpath(f) in seen for f in fs)]
+    globs = [g for g, fs in options.parameter_map.items()
+             if any(os.path.realpath(f) in seen for f in fs)]
     if globs:
         base = options.config_dir or cwd
         for abspath, _ in discover(list(options.context) or [base], excludes, cwd).files:
@@ -248,14 +252,15 @@ def _with_context(
     context_only: set[str] = set()
     if options.context:
         # Problems of context paths (one that does not exist) are not the run's to report.
-        for abspath, display in discover(options.context, excludes, cwd).files:
-            real = os.path.realpath(abspath)
-            if real not in seen:
-                seen.add(real)
+        more = discover(options.context, excludes, cwd)
+        for abspath, display in more.files:
+            if more.real[abspath] not in seen:
+                seen.add(more.real[abspath])
+                real[abspath] = more.real[abspath]
                 files.append((abspath, display))
                 context_only.add(display)
     files.sort(key=lambda f: f[1])
-    return files, context_only
+    return files, context_only, real
 
 
 def _drop_context(result: RunResult, context_only: set[str]) -> None:
@@ -411,7 +416,7 @@ def _start_worker(state: Any) -> None:
     gc.freeze()
 
 
-def _pool(jobs: int, state: Any) -> Any:
+def _pool(workers: int, state: Any) -> Any:
     """A process pool whose workers see ``state`` (inherited through fork, not pickled),
     or None when processes cannot be forked here."""
     context = _fork_context()
@@ -419,8 +424,36 @@ def _pool(jobs: int, state: Any) -> Any:
         return None
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                initializer=_start_worker, initargs=(state,))
+
+
+P = TypeVar("P")
+T = TypeVar("T")
+
+
+def _in_worker(fn: Callable[[Any, P], T], part: P) -> T:
+    return fn(_worker_state, part)
+
+
+def _share(jobs: int, state: Any, fn: Callable[[Any, P], T], parts: list[P]) -> list[T] | None:
+    """``[fn(state, p) for p in parts]`` on ``jobs`` CPUs: ``jobs - 1`` forked workers
+    take parts from the front while this process takes them from the back, until the
+    two meet.  What this process computes is never pickled, and on two CPUs that is half
+    of the run.  None when processes cannot be forked here."""
+    pool = _pool(jobs - 1, state)
+    if pool is None:
+        return None
+    with pool:
+        futures = [pool.submit(_in_worker, fn, p) for p in parts]
+        mine: dict[int, T] = {}
+        for i in range(len(parts) - 1, -1, -1):
+            # A part a worker has not started yet can be cancelled; one it has started
+            # (or finished) means everything before it is the workers' too.
+            if not futures[i].cancel():
+                break
+            mine[i] = fn(state, parts[i])
+        return [mine[i] if i in mine else f.result() for i, f in enumerate(futures)]
 
 
 def _load_all(work: _FileWork, files: list[tuple[str, str]], jobs: int) -> list[_Loaded]:
@@ -429,16 +462,14 @@ def _load_all(work: _FileWork, files: list[tuple[str, str]], jobs: int) -> list[
         import engine.arm.expander
         import engine.rbac  # noqa: F401
 
-        pool = _pool(jobs, work)
-        if pool is not None:
-            with pool:
-                parts = [files[r.start:r.stop] for r in _chunks(len(files), jobs * 4)]
-                return [item for part in pool.map(_load_part, parts) for item in part]
+        parts = [files[r.start:r.stop] for r in _chunks(len(files), jobs * 8)]
+        done = _share(jobs, work, _load_part, parts)
+        if done is not None:
+            return [item for part in done for item in part]
     return [work(f) for f in files]
 
 
-def _load_part(files: list[tuple[str, str]]) -> list[_Loaded]:
-    work: _FileWork = _worker_state
+def _load_part(work: _FileWork, files: list[tuple[str, str]]) -> list[_Loaded]:
     return [work(f) for f in files]
 
 
@@ -450,26 +481,24 @@ _Outcome = tuple[tuple[int, int], list[Finding], list[Unresolved], list[Problem]
 def _evaluate_all(
     rules: Sequence[Rule], index: RunIndex, subjects: list[Subject], jobs: int,
 ) -> tuple[list[Finding], list[Unresolved], list[Problem]]:
-    """Evaluate every rule on every subject; in forked workers (each with the whole run
-    index, so cross-file look-ups see everything) when there is enough to do."""
+    """Evaluate every rule on every subject; also in forked workers (each with the whole
+    run index, so cross-file look-ups see everything) when there is enough to do."""
     if jobs > 1 and len(subjects) >= MIN_PARALLEL_SUBJECTS:
-        pool = _pool(jobs, (rules, index, subjects))
-        if pool is not None:
-            with pool:
-                parts = _chunks(len(subjects), jobs * 2)
-                outcomes = [o for part in pool.map(_evaluate_part, parts) for o in part]
-            return _merge(outcomes)
+        done = _share(jobs, (rules, index, subjects), _evaluate_part,
+                      _chunks(len(subjects), jobs * 8))
+        if done is not None:
+            return _merge([o for part in done for o in part])
+    return _merge(_evaluate_part((rules, index, subjects), range(len(subjects))))
+
+
+def _evaluate_part(state: tuple[Sequence[Rule], RunIndex, list[Subject]], part: range) -> list[_Outcome]:
+    rules, index, subjects = state
     evaluator = Evaluator(rules, index)
-    outcomes = list(evaluator.outcomes(subjects))
+    outcomes = list(evaluator.outcomes(subjects, part))
     # The JMESPath function table refers back to its owner, a cycle that would keep the
     # whole run alive until a full collection (half a second of a 1,000-file run).
     evaluator.release()
-    return _merge(outcomes)
-
-
-def _evaluate_part(part: range) -> list[_Outcome]:
-    rules, index, subjects = _worker_state
-    return list(Evaluator(rules, index).outcomes(subjects, part))
+    return outcomes
 
 
 def _merge(outcomes: list[_Outcome]) -> tuple[list[Finding], list[Unresolved], list[Problem]]:

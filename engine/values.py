@@ -178,6 +178,8 @@ _scopes: list[list[Unknown]] = []
 def collapse_placeholders(text: str, mark: str) -> tuple[str, bool]:
     """``text`` with each balanced ``{...}`` placeholder (an unknown part, possibly holding
     ``/``) replaced by ``mark``; the flag says whether the braces were balanced."""
+    if "{" not in text:
+        return text, True
     out: list[str] = []
     depth = 0
     for ch in text:
@@ -276,7 +278,7 @@ class CIDict(dict[str, Any]):
 
 def ci_get(obj: Any, key: str, default: Any = None) -> Any:
     """Case-insensitive member lookup on any mapping; ``default`` for non-mappings."""
-    if isinstance(obj, Mapping):
+    if isinstance(obj, dict) or isinstance(obj, Mapping):
         if key in obj:
             return obj[key]
         low = key.lower()

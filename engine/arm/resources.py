@@ -54,6 +54,8 @@ def parts_of(value: Any) -> list[Part]:
 
 def join(values: Sequence[Any]) -> str:
     """Concatenate values as text; a ``Composite`` unknown when any part is unknown."""
+    if not any(isinstance(v, Unknown) for v in values):
+        return "".join([v if type(v) is str else render(v) for v in values])
     flat: list[Part] = []
     for v in values:
         for p in parts_of(v):
