@@ -278,7 +278,7 @@ class CIDict(dict[str, Any]):
 
 def ci_get(obj: Any, key: str, default: Any = None) -> Any:
     """Case-insensitive member lookup on any mapping; ``default`` for non-mappings."""
-    if isinstance(obj, dict) or isinstance(obj, Mapping):
+    if isinstance(obj, (dict, Mapping)):  # dict first: the ABC check is slow
         if key in obj:
             return obj[key]
         low = key.lower()
