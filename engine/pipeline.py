@@ -462,7 +462,7 @@ def _load_all(work: _FileWork, files: list[tuple[str, str]], jobs: int) -> list[
         import engine.arm.expander
         import engine.rbac  # noqa: F401
 
-        parts = [files[r.start:r.stop] for r in _chunks(len(files), jobs * 8)]
+        parts = [files[r.start:r.stop] for r in _chunks(len(files), jobs * 32)]
         done = _share(jobs, work, _load_part, parts)
         if done is not None:
             return [item for part in done for item in part]
@@ -485,7 +485,7 @@ def _evaluate_all(
     run index, so cross-file look-ups see everything) when there is enough to do."""
     if jobs > 1 and len(subjects) >= MIN_PARALLEL_SUBJECTS:
         done = _share(jobs, (rules, index, subjects), _evaluate_part,
-                      _chunks(len(subjects), jobs * 8))
+                      _chunks(len(subjects), jobs * 32))
         if done is not None:
             return _merge([o for part in done for o in part])
     return _merge(_evaluate_part((rules, index, subjects), range(len(subjects))))
