@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jmespath.exceptions
+import jmespath.visitor
 
 from engine.findings import Finding, Problem, Suppression, Unresolved
 from engine.jfunctions import RuleFunctions, make_options, mask, mask_keys
@@ -21,7 +22,7 @@ from engine.model import Mapped
 from engine.rulepack import Condition, Rule
 from engine.selectors import matches
 from engine.source import JsonPath
-from engine.values import CIDict, Unknown, tracking
+from engine.values import CONSULTING, CIDict, Unknown, tracking
 
 
 @dataclass
@@ -70,6 +71,8 @@ class Evaluator:
         self.functions = RuleFunctions()
         self.functions.state.run = run
         self.options = make_options(self.functions)
+        # One interpreter for every search (``ParsedResult.search`` makes one per call).
+        self._interpreter = jmespath.visitor.TreeInterpreter(self.options)
         self.problems: list[Problem] = []
         self._reported_rule_errors: set[str] = set()
 
@@ -193,8 +196,13 @@ class Evaluator:
     def _condition(self, cond: Condition, item: Any) -> Outcome:
         op = cond[0]
         if op == "expr":
-            with tracking() as consulted:
-                result = cond[2].search(item, options=self.options)
+            # ``tracking()`` spelled out: this runs for every (rule, subject, item).
+            consulted: list[Unknown] = []
+            CONSULTING.append(consulted)
+            try:
+                result = self._interpreter.visit(cond[2].parsed, item)
+            finally:
+                CONSULTING.pop()
             if consulted:
                 return tuple(consulted)
             return _jtruthy(result)

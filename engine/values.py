@@ -172,7 +172,7 @@ def render(value: Any) -> str:
 
 # Consultation tracking: the rule evaluator opens a scope, evaluates a condition, and reads
 # which unknowns were compared.  Outside a scope, consulting is a no-op.
-_scopes: list[list[Unknown]] = []
+CONSULTING: list[list[Unknown]] = []
 
 
 def collapse_placeholders(text: str, mark: str) -> tuple[str, bool]:
@@ -195,18 +195,18 @@ def collapse_placeholders(text: str, mark: str) -> tuple[str, bool]:
 
 
 def consult(value: Unknown) -> None:
-    if _scopes:
-        _scopes[-1].append(value)
+    if CONSULTING:
+        CONSULTING[-1].append(value)
 
 
 @contextlib.contextmanager
 def tracking() -> Iterator[list[Unknown]]:
     consulted: list[Unknown] = []
-    _scopes.append(consulted)
+    CONSULTING.append(consulted)
     try:
         yield consulted
     finally:
-        _scopes.pop()
+        CONSULTING.pop()
 
 
 # --------------------------------------------------------------------------- provenance

@@ -301,6 +301,9 @@ class _Template:
         self.building: set[_Decl] = set()
         self.all_built = False
         self.scope_cache: dict[str, Any] = {}
+        # id -> (object, its lower-cased names), for ``_member``; the object is kept so
+        # that its id is not reused while the entry exists.
+        self._lowered: dict[int, tuple[Mapping[str, Any], dict[str, str]]] = {}
         self.template: Template | None = None
         self._declare_parameters()
         self._declare_variables()
@@ -313,11 +316,19 @@ class _Template:
     def _member(self, obj: Mapping[str, Any], key: str) -> tuple[str, Any]:
         if key in obj:
             return key, obj[key]
-        low = key.lower()
-        for k, v in obj.items():
-            if isinstance(k, str) and k.lower() == low:
-                return k, v
-        return key, None
+        # Most look-ups that miss the exact spelling miss altogether (a resource has no
+        # 'condition', 'scope', 'subscriptionId'...): each object's names are lowered once.
+        hit = self._lowered.get(id(obj))
+        if hit is None or hit[0] is not obj:
+            names: dict[str, str] = {}
+            for k in obj:
+                if isinstance(k, str):
+                    names.setdefault(k.lower(), k)
+            hit = self._lowered[id(obj)] = (obj, names)
+        real = hit[1].get(key.lower())
+        if real is None:
+            return key, None
+        return real, obj[real]
 
     def _section(self, key: str, kind: type, what: str) -> tuple[str, Any]:
         k, v = self._member(self.raw, key)
@@ -1016,9 +1027,9 @@ class _Template:
         api_version: Any = ""
         if api_raw is not None:
             api_version = self._walk(api_raw, (*decl.path, akey), ("apiVersion",), prov, drop_null=False)
-        elif ci_get(self.raw, "apiProfile") is None:
+        elif self._member(self.raw, "apiProfile")[1] is None:
             self.state.error(self.source, decl.path, "resource has no 'apiVersion'")
-        existing = ci_get(raw, "existing") is True
+        existing = self._member(raw, "existing")[1] is True
         sub, rg = self.subscription_id, self.resource_group
         prefix = self.prefix
         skey, sub_raw = self._member(raw, "subscriptionId")
