@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jmespath.exceptions
-import jmespath.visitor
 
 from engine.findings import Finding, Problem, Suppression, Unresolved
-from engine.jfunctions import RuleFunctions, make_options, mask, mask_keys
+from engine.jcompile import compiled
+from engine.jfunctions import RuleFunctions, mask, mask_keys
 from engine.model import Mapped
 from engine.rulepack import Condition, Rule
 from engine.selectors import matches
@@ -70,9 +70,6 @@ class Evaluator:
         self.rules = rules
         self.functions = RuleFunctions()
         self.functions.state.run = run
-        self.options = make_options(self.functions)
-        # One interpreter for every search (``ParsedResult.search`` makes one per call).
-        self._interpreter = jmespath.visitor.TreeInterpreter(self.options)
         self.problems: list[Problem] = []
         self._reported_rule_errors: set[str] = set()
 
@@ -131,7 +128,7 @@ class Evaluator:
             prop_path, value, exists = _pick_property(item, subpath, rule.properties)
             if rule.locate is not None:
                 with tracking():
-                    where = rule.locate.search(item, options=self.options)
+                    where = compiled(rule.locate)(item, self.functions)
                 if isinstance(where, str) and where:
                     prop_path, value, exists = _pick_property(
                         subject.body, (), (_parse_path(where),)
@@ -200,7 +197,7 @@ class Evaluator:
             consulted: list[Unknown] = []
             CONSULTING.append(consulted)
             try:
-                result = self._interpreter.visit(cond[2].parsed, item)
+                result = compiled(cond[2])(item, self.functions)
             finally:
                 CONSULTING.pop()
             if consulted:
@@ -268,7 +265,7 @@ class Evaluator:
         for placeholder, expr in rule.message_exprs.items():
             try:
                 with tracking():
-                    v = expr.search(item, options=self.options)
+                    v = compiled(expr)(item, self.functions)
             except jmespath.exceptions.JMESPathError:
                 v = None
             # a member of a wholly unknown item ('{parameters('endpoints')}.name') is

@@ -614,7 +614,3 @@ def _diagnostic_settings(run: Any) -> _DiagnosticSettings:
         for key in keys:
             out.legacy.setdefault((low, *key), []).append(d)
     return out
-
-
-def make_options(functions: RuleFunctions) -> jmespath.Options:
-    return jmespath.Options(custom_functions=functions)
