@@ -113,7 +113,11 @@ class Evaluator:
             if match is not None:
                 if not isinstance(item, str):
                     continue
-                last = next((p for p in reversed(subpath) if isinstance(p, str)), "")
+                last = ""
+                for p in reversed(subpath):
+                    if isinstance(p, str):
+                        last = p
+                        break
                 text = item.text if isinstance(item, Unknown) else item
                 if match.search(f"{last}={text}") is None:
                     continue
@@ -340,16 +344,36 @@ def _items(
         yield from _walk(body, pattern)
 
 
-def _leaves(path: JsonPath, value: Any) -> Iterator[tuple[JsonPath, Any]]:
-    stack: list[tuple[JsonPath, Any]] = [(path, value)]
-    while stack:
-        p, v = stack.pop()
-        if isinstance(v, dict):
-            stack.extend((p + (k,), c) for k, c in reversed(list(v.items())))
-        elif isinstance(v, list):
-            stack.extend((p + (i,), c) for i, c in reversed(list(enumerate(v))))
-        elif v is not None:
-            yield p, v
+def _leaves(path: JsonPath, value: Any) -> list[tuple[JsonPath, Any]]:
+    """Every non-null scalar (and unknown) under ``value``, in document order."""
+    out: list[tuple[JsonPath, Any]] = []
+    try:
+        _collect_leaves(path, value, out)
+    except RecursionError:
+        # Expressions can nest values deeper than any file does (a chain of variables
+        # each wrapping the last): the slower walk with a stack of its own.
+        out = []
+        stack: list[tuple[JsonPath, Any]] = [(path, value)]
+        while stack:
+            p, v = stack.pop()
+            if isinstance(v, dict):
+                stack.extend((p + (k,), c) for k, c in reversed(list(v.items())))
+            elif isinstance(v, list):
+                stack.extend((p + (i,), c) for i, c in reversed(list(enumerate(v))))
+            elif v is not None:
+                out.append((p, v))
+    return out
+
+
+def _collect_leaves(path: JsonPath, value: Any, out: list[tuple[JsonPath, Any]]) -> None:
+    if isinstance(value, dict):
+        for k, c in value.items():
+            _collect_leaves((*path, k), c, out)
+    elif isinstance(value, list):
+        for i, c in enumerate(value):
+            _collect_leaves((*path, i), c, out)
+    elif value is not None:
+        out.append((path, value))
 
 
 def _walk(body: Any, pattern: tuple[str, ...]) -> Iterator[tuple[JsonPath, Any]]:

@@ -213,3 +213,14 @@ def test_runtime_type_error_in_a_rule_is_a_problem_not_a_crash() -> None:
     ev = Evaluator([r], RunIndex())
     assert ev.run([subject(hubbody(x=5))]) == ([], [])
     assert ev.problems and "TST001" in ev.problems[0].message
+
+
+def test_leaves_of_a_value_nested_past_the_recursion_limit_are_all_found() -> None:
+    from engine.evaluate import _leaves
+
+    deep: Any = "key"
+    for i in range(3000):
+        deep = {"v": deep} if i % 2 else [deep, i]
+    leaves = _leaves((), deep)
+    assert len(leaves) == 1 + 1500
+    assert leaves[0][1] == "key" and len(leaves[0][0]) == 3000
