@@ -1,5 +1,5 @@
 """``python -m engine`` runs the ``iotguard`` command line."""
 
-from engine.cli import main
+from engine.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

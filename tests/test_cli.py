@@ -339,3 +339,22 @@ def test_config_errors_escape_control_characters(write: Any, iotguard: Any) -> N
     write(".iotguard.yaml", '"sel\\e[2Ject": 1\n')
     code, _, err = iotguard("check", "hub.json")
     assert code == 2 and "\x1b" not in err and "\\x1b[2J" in err
+
+
+def test_main_returns_with_nothing_left_frozen(write: Any, iotguard: Any) -> None:
+    import gc
+
+    write("t.json", bad_hub())
+    code, _, _ = iotguard("check", "t.json")
+    assert code == 1
+    # The run's objects are frozen while it reports; a caller that goes on gets them back.
+    assert gc.get_freeze_count() == 0
+
+
+def test_the_command_and_python_m_engine_use_the_entry_that_leaves_objects_frozen() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["iotguard"] == "engine.cli:entry"
+    assert "entry()" in (root / "engine" / "__main__.py").read_text()
