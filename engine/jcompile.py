@@ -65,6 +65,16 @@ _ORDERING: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+def _projected(elements: Any, project: Compiled, fns: Any) -> list[Any]:
+    """``project`` applied to each element; null results are left out."""
+    collected = []
+    for element in elements:
+        current = project(element, fns)
+        if current is not None:
+            collected.append(current)
+    return collected
+
+
 def _compile(node: dict[str, Any]) -> Compiled:
     kind = node["type"]
     children = node.get("children", [])
@@ -245,12 +255,7 @@ def _compile(node: dict[str, Any]) -> Compiled:
             base = base_of(value, fns)
             if not isinstance(base, list):
                 return None
-            collected = []
-            for element in base:
-                current = project(element, fns)
-                if current is not None:
-                    collected.append(current)
-            return collected
+            return _projected(base, project, fns)
         return projection
 
     if kind == "value_projection":
@@ -262,12 +267,7 @@ def _compile(node: dict[str, Any]) -> Compiled:
                 elements = base.values()
             except AttributeError:
                 return None
-            collected = []
-            for element in elements:
-                current = project(element, fns)
-                if current is not None:
-                    collected.append(current)
-            return collected
+            return _projected(elements, project, fns)
         return value_projection
 
     raise NotImplementedError(kind)  # as the interpreter's default_visit
