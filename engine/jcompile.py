@@ -270,4 +270,8 @@ def _compile(node: dict[str, Any]) -> Compiled:
             return _projected(elements, project, fns)
         return value_projection
 
-    raise NotImplementedError(kind)  # as the interpreter's default_visit
+    # A node type of a later jmespath release: its own interpreter knows it.
+    def interpreted(value: Any, fns: Any) -> Any:
+        interpreter = jmespath.visitor.TreeInterpreter(jmespath.Options(custom_functions=fns))
+        return interpreter.visit(node, value)  # type: ignore[arg-type]  # the stub's TypedDict
+    return interpreted

@@ -78,3 +78,14 @@ def test_one_compilation_serves_every_identical_expression() -> None:
 def test_ordering_a_string_against_a_number_is_null_not_a_crash() -> None:
     # jmespath's interpreter raises TypeError here; the specification says null.
     assert compiled(jmespath.compile("name < `1`"))(DATA, RuleFunctions()) is None
+
+
+def test_a_node_type_it_does_not_know_is_left_to_the_interpreter() -> None:
+    from engine.jcompile import _compile
+
+    node = {"type": "field", "value": "name"}
+    unknown_kind = {"type": "future_node", "children": [node]}
+    fn = _compile(unknown_kind)
+    with pytest.raises(NotImplementedError):  # jmespath's own default_visit
+        fn(DATA, RuleFunctions())
+    assert _compile({"type": "subexpression", "children": [node]})(DATA, RuleFunctions()) == "hub1"
