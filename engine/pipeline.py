@@ -229,13 +229,19 @@ def _with_context(
     seen = set(real.values())
     files = list(given)
 
-    def bring(path: str) -> None:
-        more = discover([path], excludes, cwd)
+    def take(more: Discovered) -> list[str]:
+        """Add the files not read yet; their display paths."""
+        added: list[str] = []
         for abspath, display in more.files:
             if more.real[abspath] not in seen:
                 seen.add(more.real[abspath])
                 real[abspath] = more.real[abspath]
                 files.append((abspath, display))
+                added.append(display)
+        return added
+
+    def bring(path: str) -> None:
+        take(discover([path], excludes, cwd))
 
     for abspath, _ in given:
         stem, ext = os.path.splitext(abspath)
@@ -252,13 +258,7 @@ def _with_context(
     context_only: set[str] = set()
     if options.context:
         # Problems of context paths (one that does not exist) are not the run's to report.
-        more = discover(options.context, excludes, cwd)
-        for abspath, display in more.files:
-            if more.real[abspath] not in seen:
-                seen.add(more.real[abspath])
-                real[abspath] = more.real[abspath]
-                files.append((abspath, display))
-                context_only.add(display)
+        context_only.update(take(discover(options.context, excludes, cwd)))
     files.sort(key=lambda f: f[1])
     return files, context_only, real
 
