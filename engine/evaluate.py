@@ -22,7 +22,7 @@ from engine.model import Mapped
 from engine.rulepack import Condition, Rule
 from engine.selectors import matches
 from engine.source import JsonPath
-from engine.values import CONSULTING, CIDict, Unknown, tracking
+from engine.values import CIDict, Unknown, tracking
 
 
 @dataclass
@@ -197,13 +197,8 @@ class Evaluator:
     def _condition(self, cond: Condition, item: Any) -> Outcome:
         op = cond[0]
         if op == "expr":
-            # ``tracking()`` spelled out: this runs for every (rule, subject, item).
-            consulted: list[Unknown] = []
-            CONSULTING.append(consulted)
-            try:
+            with tracking() as consulted:
                 result = compiled(cond[2])(item, self.functions)
-            finally:
-                CONSULTING.pop()
             if consulted:
                 return tuple(consulted)
             return _jtruthy(result)

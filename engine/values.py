@@ -19,8 +19,7 @@ None) with three additions defined here:
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,7 +171,7 @@ def render(value: Any) -> str:
 
 # Consultation tracking: the rule evaluator opens a scope, evaluates a condition, and reads
 # which unknowns were compared.  Outside a scope, consulting is a no-op.
-CONSULTING: list[list[Unknown]] = []
+_scopes: list[list[Unknown]] = []
 
 
 def collapse_placeholders(text: str, mark: str) -> tuple[str, bool]:
@@ -195,18 +194,23 @@ def collapse_placeholders(text: str, mark: str) -> tuple[str, bool]:
 
 
 def consult(value: Unknown) -> None:
-    if CONSULTING:
-        CONSULTING[-1].append(value)
+    if _scopes:
+        _scopes[-1].append(value)
 
 
-@contextlib.contextmanager
-def tracking() -> Iterator[list[Unknown]]:
-    consulted: list[Unknown] = []
-    CONSULTING.append(consulted)
-    try:
-        yield consulted
-    finally:
-        CONSULTING.pop()
+class tracking:  # lower case: used like a function, ``with tracking() as consulted``
+    """A consultation scope: the unknowns compared while it is open.  A class rather
+    than a generator context manager, since the evaluator opens one per condition."""
+
+    __slots__ = ("consulted",)
+
+    def __enter__(self) -> list[Unknown]:
+        self.consulted: list[Unknown] = []
+        _scopes.append(self.consulted)
+        return self.consulted
+
+    def __exit__(self, *exc: object) -> None:
+        _scopes.pop()
 
 
 # --------------------------------------------------------------------------- provenance
