@@ -17,7 +17,7 @@ import jmespath.exceptions
 
 from engine.findings import Finding, Problem, Suppression, Unresolved
 from engine.jcompile import compiled
-from engine.jfunctions import RuleFunctions, mask, mask_keys
+from engine.jfunctions import CROSS_FILE_FUNCTIONS, RuleFunctions, mask, mask_keys
 from engine.model import Mapped
 from engine.rulepack import Condition, Rule
 from engine.selectors import matches
@@ -83,17 +83,31 @@ class Evaluator:
 
     def outcomes(
         self, subjects: Sequence[Subject], part: range | None = None,
+        keep: Callable[[int, int], bool] | None = None,
     ) -> Iterator[tuple[tuple[int, int], list[Finding], list[Unresolved], list[Problem]]]:
         """What each (rule, subject) pair produced, keyed by (rule index, subject index)
         in evaluation order; only pairs that produced something.  ``part`` limits the
-        subjects (by index) so that processes can share the work and merge by key."""
+        subjects (by index) so that processes can share the work and merge by key;
+        ``keep(rule index, subject index)`` limits the pairs."""
         for ri, rule, si, subject in pairs(self.rules, subjects, part):
-            findings: list[Finding] = []
-            unresolved: list[Unresolved] = []
-            known = len(self.problems)
-            self._evaluate(rule, subject, findings, unresolved)
-            if findings or unresolved or len(self.problems) > known:
-                yield (ri, si), findings, unresolved, self.problems[known:]
+            if keep is not None and not keep(ri, si):
+                continue
+            out = self.outcome(ri, rule, si, subject)
+            if out is not None:
+                yield out
+
+    def outcome(
+        self, ri: int, rule: Rule, si: int, subject: Subject,
+    ) -> tuple[tuple[int, int], list[Finding], list[Unresolved], list[Problem]] | None:
+        """What one (rule, subject) pair produced, keyed by their indexes; None for
+        nothing."""
+        findings: list[Finding] = []
+        unresolved: list[Unresolved] = []
+        known = len(self.problems)
+        self._evaluate(rule, subject, findings, unresolved)
+        if findings or unresolved or len(self.problems) > known:
+            return (ri, si), findings, unresolved, self.problems[known:]
+        return None
 
     def release(self) -> None:
         """Let go of the run and the last subject (see ``engine.pipeline``)."""
@@ -284,6 +298,47 @@ class Evaluator:
             return
         self._reported_rule_errors.add(rule.id)
         self.problems.append(Problem(rule.info.source, 1, 1, f"rule {rule.id}: {message}"))
+
+
+def reads_other_files(rule: Rule) -> bool:
+    """Whether the rule's outcome on a subject can depend on files other than the
+    subject's own: it is about role assignments (which the run correlates across files)
+    or one of its expressions calls a function that reads the run."""
+    if rule.subject_kind == "role-assignment":
+        return True
+    parsed = [rule.locate, *rule.message_exprs.values()]
+    stack: list[Condition] = [rule.condition]
+    while stack:
+        cond = stack.pop()
+        if cond[0] == "expr":
+            parsed.append(cond[2])
+        elif cond[0] == "not":
+            stack.append(cond[1])
+        else:
+            stack.extend(cond[1])
+    return any(p is not None and _calls(p.parsed, CROSS_FILE_FUNCTIONS) for p in parsed)
+
+
+def _calls(node: Any, names: frozenset[str]) -> bool:
+    """Whether a JMESPath syntax tree calls one of ``names``."""
+    if not isinstance(node, dict):
+        return False
+    if node.get("type") == "function_expression" and node.get("value") in names:
+        return True
+    return any(_calls(child, names) for child in node.get("children", ()))
+
+
+class _NoRun:
+    """``state.run`` while rules that read no other file are evaluated: a function that
+    reads the run anyway is missing from ``CROSS_FILE_FUNCTIONS``, which must fail
+    loudly rather than answer from one file."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"a rule function read the run ({name}) but is not listed in "
+                           "engine.jfunctions.CROSS_FILE_FUNCTIONS")
+
+
+NO_RUN: Any = _NoRun()
 
 
 def pairs(

@@ -63,6 +63,20 @@ class EvalState:
         self.item_path: tuple[str | int, ...] = ()  # path of the current item in the subject
 
 
+# The functions that read the rest of the run (``state.run``): other files' resources,
+# role definitions and assignments.  A rule that calls none of them is decided by its
+# subject's own file, so it is evaluated as soon as that file is loaded (in the process
+# that loaded it); the others wait for every file.  tests/test_jfunctions.py checks that
+# every function reading the run is listed.
+CROSS_FILE_FUNCTIONS = frozenset({
+    "needs_local_auth", "diagnostic_settings", "some_hub_may_disable_local_auth",
+    "linked_hub", "where",
+    # engine.rbac_functions: role look-ups by GUID and the run's assignments
+    "grants", "grants_data", "granting_path", "wildcard_grants_all_data", "has_data_actions",
+    "listkeys_grants", "assigned_at", "hub_of_principal", "egress_control_plane",
+})
+
+
 class RuleFunctions(RbacFunctions, jmespath.functions.Functions):
     def __init__(self) -> None:
         super().__init__()

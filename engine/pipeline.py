@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from engine.discover import Discovered, discover, display_path, glob_match, relative_to_base
 from engine.documents import LoadError, classify, read_source
-from engine.evaluate import Evaluator, Subject, pairs
+from engine.evaluate import NO_RUN, Evaluator, Subject, pairs, reads_other_files
 from engine.findings import Finding, Problem, RuleInfo, RunResult, Unresolved
 from engine.model import KIND_PARAMETERS, KIND_ROLES, KIND_TEMPLATE, Document, Mapped, Resource
 from engine.rulepack import Rule, bundled_rules_dir, load_rules
@@ -132,8 +132,9 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
 
     cli_problems: list[Problem] = []
     cli_params = _cli_parameter_sources(options.parameters, cwd, cli_problems)
+    plan = _Plan(rules, options.known_rules or [r.info for r in rules])
     work = _FileWork(options, cwd, cli_params,
-                     {real[abspath]: (abspath, display) for abspath, display in files})
+                     {real[abspath]: (abspath, display) for abspath, display in files}, plan)
     loaded = _load_all(work, files, jobs)
 
     # Merged in file order whatever the number of jobs, so that output never depends on it.
@@ -148,8 +149,16 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
             result.files_skipped.append(item.display)
     result.errors.extend(cli_problems)
     index = RunIndex()
+    # The subjects still to evaluate, each with its place in the run's order (which
+    # counts the subjects already evaluated with their file, see ``_Plan``) and whether
+    # every rule is still to be evaluated on it or only those that read other files.
     subjects: list[Subject] = []
+    order: list[int] = []
+    every_rule: list[bool] = []
+    outcomes: list[_Outcome] = []
+    evaluated: set[tuple[str, str, str, str]] = set()
     modules = _linked_modules(loaded)
+    placed = 0
     for item in loaded:
         if item.display in modules:
             # A module the run also reaches through a templateLink is judged with the
@@ -163,17 +172,21 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
         index.templates.extend(item.templates)
         index.roles.extend(item.roles)
         subjects.extend(item.subjects)
+        order.extend(placed + slot for slot in item.slots)
+        every_rule.extend([item.unevaluated] * len(item.subjects))
+        outcomes.extend(((ri, placed + si), f, u, p) for (ri, si), f, u, p in item.outcomes)
+        evaluated.update(item.evaluated)
+        placed += item.n_subjects
     del loaded
 
-    _check_inline_rules(subjects, options.known_rules or [r.info for r in rules], result)
+    known = len(subjects)
     _assignments(index, subjects, result)
-    findings, unresolved, problems = _evaluate_all(rules, index, subjects, jobs)
-    # The file of each subject, looked up once per subject rather than once per pair.
-    subject_files = [subject.locate(()).source.path for subject in subjects]
-    result.evaluated = sorted({
-        (subject_files[si], rule.id, subject.type, subject.name)
-        for _, rule, si, subject in pairs(rules, subjects)
-    })
+    order.extend(range(placed, placed + len(subjects) - known))
+    every_rule.extend([True] * (len(subjects) - known))
+    evaluated.update(_evaluated(rules, subjects[known:]))
+    outcomes.extend(_evaluate_all(plan, index, subjects, order, every_rule, jobs))
+    findings, unresolved, problems = _merge(outcomes)
+    result.evaluated = sorted(evaluated)
     result.findings.extend(findings)
     result.unresolved.extend(unresolved)
     result.errors.extend(problems)
@@ -277,14 +290,16 @@ def _drop_context(result: RunResult, context_only: set[str]) -> None:
     result.evaluated = [e for e in result.evaluated if not keep(e[0])]
 
 
-def _check_inline_rules(subjects: list[Subject], known: Sequence[RuleInfo], result: RunResult) -> None:
+def _check_inline_rules(subjects: list[Subject], known: Sequence[RuleInfo], out: list[Problem]) -> None:
+    """Drop inline suppressions that name no known rule (reported in ``out``).  The
+    subjects are those of one file: a template subject's resources are its own."""
     from engine.suppress import check_inline_rules
 
     by_resource: dict[int, list[Any]] = {}
     for subject in subjects:
         if subject.suppress:
             subject.suppress, errors = check_inline_rules(subject.suppress, known)
-            result.errors.extend(errors)
+            out.extend(errors)
             by_resource[id(subject.obj)] = subject.suppress
     # A finding of a template-wide rule (HUB008, HUB009) inside a resource honours that
     # resource's inline suppressions, as a finding of a resource rule would.
@@ -312,7 +327,105 @@ class _Loaded:
     resources: list[Resource] = field(default_factory=list)
     templates: list[Any] = field(default_factory=list)
     roles: list[Any] = field(default_factory=list)
+    # The subjects the rest of the run still evaluates rules on (see ``_Plan.settle``).
     subjects: list[Subject] = field(default_factory=list)
+    slots: list[int] = field(default_factory=list)  # the place of each among the file's
+    n_subjects: int = 0  # how many subjects the file has in all
+    unevaluated: bool = False  # True: no rule has been evaluated on ``subjects`` yet
+    outcomes: list[_Outcome] = field(default_factory=list)  # keyed by (rule, place)
+    evaluated: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+# A file with more subjects than this (an exported resource group) leaves all of its
+# evaluation to the rest of the run, which shares it among processes by subject.
+MAX_SETTLED_SUBJECTS = 256
+
+
+class _Plan:
+    """Which rules are evaluated where.
+
+    Most rules are decided by their subject's own file; those are evaluated as soon as
+    the file is loaded, in the process that loaded it, so that only what cross-file
+    rules need (the run index and their subjects) travels back from ``--jobs`` workers.
+    Rules that read other files (``evaluate.reads_other_files``) wait for every file.
+    """
+
+    def __init__(self, rules: Sequence[Rule], known: Sequence[RuleInfo]) -> None:
+        self.rules = rules
+        self.known = known
+        self.cross = frozenset(i for i, r in enumerate(rules) if reads_other_files(r))
+        self.local = frozenset(range(len(rules))) - self.cross
+        self.cross_kinds = {(r.subject_kind, t) for i, r in enumerate(rules) if i in self.cross
+                            for t in r.types or ("",)}
+        self._by_subject: dict[tuple[str, str, bool], tuple[int, ...]] = {}
+
+    def settle(self, out: _Loaded) -> None:
+        """Evaluate the file's own rules on its subjects and keep only the subjects (and
+        the parts of templates) that the rest of the run still needs."""
+        subjects = out.subjects
+        out.n_subjects = len(subjects)
+        out.slots = list(range(len(subjects)))
+        if not subjects:
+            return
+        _check_inline_rules(subjects, self.known, out.errors)
+        out.unevaluated = len(subjects) > MAX_SETTLED_SUBJECTS or not self.local
+        evaluator = None if out.unevaluated else Evaluator(self.rules, NO_RUN)
+        rules, local = self.rules, self.local
+        evaluated: set[tuple[str, str, str, str]] = set()
+        # Subject by subject rather than rule by rule: a file has few subjects and the
+        # merge orders outcomes by their keys anyway.
+        for si, subject in enumerate(subjects):
+            path = subject.locate(()).source.path
+            for ri in self._applicable(subject):
+                rule = rules[ri]
+                evaluated.add((path, rule.id, subject.type, subject.name))
+                if evaluator is not None and ri in local:
+                    outcome = evaluator.outcome(ri, rule, si, subject)
+                    if outcome is not None:
+                        out.outcomes.append(outcome)
+        out.evaluated = list(evaluated)
+        if evaluator is None:
+            return
+        evaluator.release()
+        out.slots = [i for i, s in enumerate(subjects) if self._needed(s)]
+        out.subjects = [subjects[i] for i in out.slots]
+        if not any(s.kind == "template" for s in out.subjects):
+            out.templates = [_template_head(t) for t in out.templates]
+
+    def _applicable(self, subject: Subject) -> tuple[int, ...]:
+        """The indexes of the rules evaluated on subjects of this kind and type (as
+        ``evaluate.pairs`` pairs them)."""
+        key = (subject.kind, subject.type_lower, subject.is_builtin)
+        hit = self._by_subject.get(key)
+        if hit is None:
+            hit = self._by_subject[key] = tuple(
+                i for i, r in enumerate(self.rules)
+                if r.subject_kind == subject.kind
+                and (not r.types or subject.type_lower in r.types)
+                and (r.include_builtin or not subject.is_builtin))
+        return hit
+
+    def _needed(self, subject: Subject) -> bool:
+        kinds = self.cross_kinds
+        if (subject.kind, "") in kinds or (subject.kind, subject.type_lower) in kinds:
+            return True
+        # A role assignment's own subject holds the inline suppressions that its
+        # role-assignment subject (built once every file is read) honours too.
+        return subject.kind == "resource" and bool(subject.suppress)
+
+
+def _template_head(t: Any) -> Any:
+    """A template without its content: what the run index needs of a template whose
+    subject has been evaluated (where it is, its deployment, scope and condition)."""
+    return replace(t, raw={}, parameters={}, parameter_types={}, variables={}, outputs={},
+                   origins={}, mappings={})
+
+
+def _evaluated(rules: Sequence[Rule], subjects: Sequence[Subject]) -> list[tuple[str, str, str, str]]:
+    """(file, rule, type, name) of each pair evaluated, for JUnit's passing testcases."""
+    files = [subject.locate(()).source.path for subject in subjects]
+    return list({(files[si], rule.id, subject.type, subject.name)
+                 for _, rule, si, subject in pairs(rules, subjects)})
 
 
 @dataclass
@@ -323,8 +436,14 @@ class _FileWork:
     cwd: str
     cli_params: list[Any]
     run_files: dict[str, tuple[str, str]]  # real path -> (absolute path, display path)
+    plan: _Plan
 
     def __call__(self, file: tuple[str, str]) -> _Loaded:
+        out = self._load(file)
+        self.plan.settle(out)
+        return out
+
+    def _load(self, file: tuple[str, str]) -> _Loaded:
         abspath, display = file
         out = _Loaded(display)
         try:
@@ -478,23 +597,37 @@ def _load_part(work: _FileWork, files: list[tuple[str, str]]) -> list[_Loaded]:
 _Outcome = tuple[tuple[int, int], list[Finding], list[Unresolved], list[Problem]]
 
 
+@dataclass
+class _Remaining:
+    """The evaluation left once every file is loaded (see ``_Plan``)."""
+
+    plan: _Plan
+    index: RunIndex
+    subjects: list[Subject]
+    order: list[int]  # each subject's place in the run's order
+    every_rule: list[bool]  # False: only the rules that read other files are left
+
+
 def _evaluate_all(
-    rules: Sequence[Rule], index: RunIndex, subjects: list[Subject], jobs: int,
-) -> tuple[list[Finding], list[Unresolved], list[Problem]]:
-    """Evaluate every rule on every subject; also in forked workers (each with the whole
-    run index, so cross-file look-ups see everything) when there is enough to do."""
+    plan: _Plan, index: RunIndex, subjects: list[Subject], order: list[int],
+    every_rule: list[bool], jobs: int,
+) -> list[_Outcome]:
+    """Evaluate what is left on every subject, keyed by (rule, place in the run's
+    order); also in forked workers (each with the whole run index, so cross-file
+    look-ups see everything) when there is enough to do."""
+    state = _Remaining(plan, index, subjects, order, every_rule)
     if jobs > 1 and len(subjects) >= MIN_PARALLEL_SUBJECTS:
-        done = _share(jobs, (rules, index, subjects), _evaluate_part,
-                      _chunks(len(subjects), jobs * 32))
+        done = _share(jobs, state, _evaluate_part, _chunks(len(subjects), jobs * 32))
         if done is not None:
-            return _merge([o for part in done for o in part])
-    return _merge(_evaluate_part((rules, index, subjects), range(len(subjects))))
+            return [o for part in done for o in part]
+    return _evaluate_part(state, range(len(subjects)))
 
 
-def _evaluate_part(state: tuple[Sequence[Rule], RunIndex, list[Subject]], part: range) -> list[_Outcome]:
-    rules, index, subjects = state
-    evaluator = Evaluator(rules, index)
-    outcomes = list(evaluator.outcomes(subjects, part))
+def _evaluate_part(state: _Remaining, part: range) -> list[_Outcome]:
+    evaluator = Evaluator(state.plan.rules, state.index)
+    cross, every_rule, order = state.plan.cross, state.every_rule, state.order
+    outcomes = [((ri, order[si]), f, u, p) for (ri, si), f, u, p in evaluator.outcomes(
+        state.subjects, part, keep=lambda ri, si: every_rule[si] or ri in cross)]
     # The JMESPath function table refers back to its owner, a cycle that would keep the
     # whole run alive until a full collection (half a second of a 1,000-file run).
     evaluator.release()
@@ -502,8 +635,9 @@ def _evaluate_part(state: tuple[Sequence[Rule], RunIndex, list[Subject]], part: 
 
 
 def _merge(outcomes: list[_Outcome]) -> tuple[list[Finding], list[Unresolved], list[Problem]]:
-    """Results in the order one process evaluates them (rule by rule, subject by
-    subject); a rule's error is reported once, where that order first meets it."""
+    """Results in the order one process would evaluate them (rule by rule, subject by
+    subject, wherever each pair was evaluated); a rule's error is reported once, where
+    that order first meets it."""
     outcomes.sort(key=lambda o: o[0])
     findings: list[Finding] = []
     unresolved: list[Unresolved] = []

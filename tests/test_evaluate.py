@@ -224,3 +224,40 @@ def test_leaves_of_a_value_nested_past_the_recursion_limit_are_all_found() -> No
     leaves = _leaves((), deep)
     assert len(leaves) == 1 + 1500
     assert leaves[0][1] == "key" and len(leaves[0][0]) == 3000
+
+
+def test_rules_reading_only_their_subjects_file_are_told_apart_from_cross_file_rules() -> None:
+    from engine.evaluate import reads_other_files
+
+    assert not reads_other_files(rule(condition="!properties.disableLocalAuth"))
+    assert reads_other_files(rule(condition="length(diagnostic_settings(@)) == `0`"))
+    assert reads_other_files(rule(condition={"all": [
+        "properties.x", {"not": "is_true(some_hub_may_disable_local_auth())"}]}))
+    assert reads_other_files(rule(condition="properties.x", locate="where(@)"))
+    text = RULE.format(n=1).replace("message: \"", "message: \"{$ where(@)} ") + \
+        "condition: properties.x\n"
+    in_message, _ = compile_rule_text("t.yaml", text)
+    assert in_message.message_exprs and reads_other_files(in_message)
+
+
+def test_every_function_that_reads_the_run_is_listed_as_cross_file() -> None:
+    import inspect
+
+    from engine.jfunctions import CROSS_FILE_FUNCTIONS, RuleFunctions
+
+    readers = set()
+    for name in dir(RuleFunctions):
+        if name.startswith("_func_"):
+            src = inspect.getsource(getattr(RuleFunctions, name))
+            if any(k in src for k in ("state.run", "_role_of(", "_hub_of(")):
+                readers.add(name[len("_func_"):])
+    assert readers and readers <= CROSS_FILE_FUNCTIONS
+
+
+def test_a_function_reading_the_run_during_a_file_local_evaluation_fails_loudly() -> None:
+    import pytest
+
+    from engine.evaluate import NO_RUN
+
+    with pytest.raises(RuntimeError, match="CROSS_FILE_FUNCTIONS"):
+        NO_RUN.resources  # noqa: B018

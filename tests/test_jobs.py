@@ -161,7 +161,7 @@ def test_unknown_round_trips_through_pickle() -> None:
 def test_expanded_files_pickle_with_lazy_positions(write: Any, tmp_path: Path) -> None:
     path = write("t.json", template(hub("hub1", disableLocalAuth="[parameters('off')]"),
                                     parameters={"off": {"type": "bool", "defaultValue": False}}))
-    work = pipeline._FileWork(pipeline.Options(), str(tmp_path), [], {})
+    work = pipeline._FileWork(pipeline.Options(), str(tmp_path), [], {}, pipeline._Plan([], []))
     loaded = work((str(path), "t.json"))
     back = pickle.loads(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
     resource = back.resources[0]
@@ -171,3 +171,36 @@ def test_expanded_files_pickle_with_lazy_positions(write: Any, tmp_path: Path) -
     assert origin is not None and origin.describe() == loaded.resources[0].map(
         ("properties", "disableLocalAuth")).origin.describe()
     assert [s.locate(()).path for s in back.subjects] == [s.locate(()).path for s in loaded.subjects]
+
+
+@pytest.mark.usefixtures("always_parallel")
+def test_output_is_the_same_wherever_file_local_rules_are_evaluated(
+        tree: Path, iotguard: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settled = _check(iotguard, tree, 2)
+    # As for an exported resource group: every rule waits for the whole run.
+    monkeypatch.setattr(pipeline, "MAX_SETTLED_SUBJECTS", 0)
+    assert _check(iotguard, tree, 2) == settled
+    assert _check(iotguard, tree, 1) == settled
+
+
+def test_a_loaded_file_keeps_only_what_cross_file_rules_need(write: Any, tmp_path: Path) -> None:
+    from engine.rulepack import bundled_rules_dir, load_rules
+
+    path = write("t.json", template(
+        hub("hub1", disableLocalAuth=False),
+        {"type": "Microsoft.EventHub/namespaces", "apiVersion": "2021-11-01", "name": "ns1",
+         "location": "westeurope", "properties": {}}))
+    rules = load_rules([bundled_rules_dir()])
+    work = pipeline._FileWork(pipeline.Options(), str(tmp_path), [], {},
+                              pipeline._Plan(rules, [r.info for r in rules]))
+    loaded = work((str(path), "t.json"))
+    # HUB001 and HUB011 read other files: the hub waits for them.  The namespace and the
+    # template (HUB008, HUB009) are settled, so only their results travel on.
+    assert [s.type for s in loaded.subjects] == ["Microsoft.Devices/IotHubs"]
+    assert loaded.n_subjects == 3 and loaded.slots == [1]
+    assert [t.raw for t in loaded.templates] == [{}]
+    assert {r.type for r in loaded.resources} == {"Microsoft.Devices/IotHubs",
+                                                  "Microsoft.EventHub/namespaces"}
+    # The hub's file-local rules are evaluated already (for example the TLS version).
+    settled = {rules[ri].id for (ri, _), *_ in loaded.outcomes}
+    assert "HUB005" in settled and not settled & {"HUB001", "HUB011"}
