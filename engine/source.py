@@ -375,6 +375,9 @@ def _build_index(text: str) -> _Node:
     return root
 
 
+_COUNTED_POSITIONS = 16
+
+
 @dataclass
 class SourceFile:
     """One input file: its display path, its text, and lazily computed positions."""
@@ -383,6 +386,7 @@ class SourceFile:
     text: str
     _index: _Node | None = field(default=None, repr=False)
     _lines: list[int] | None = field(default=None, repr=False)
+    _counted: int = field(default=0, repr=False)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Sent between ``--jobs`` processes without its position index: the receiver
@@ -391,6 +395,12 @@ class SourceFile:
 
     def line_col(self, offset: int) -> tuple[int, int]:
         if self._lines is None:
+            # Most files need a handful of positions: counting newlines (in C) is
+            # cheaper than a table of every line, which pays off only past a few.
+            if self._counted < _COUNTED_POSITIONS:
+                self._counted += 1
+                text = self.text
+                return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
             self._lines = [0] + [m.end() for m in re.finditer("\n", self.text)]
         i = bisect.bisect_right(self._lines, offset) - 1
         return i + 1, offset - self._lines[i] + 1

@@ -176,3 +176,14 @@ def test_lone_surrogate_escape_is_a_located_error() -> None:
 
 def test_surrogate_pair_is_one_character() -> None:
     assert parse_json('{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
+
+
+def test_line_and_column_are_the_same_whether_counted_or_read_from_the_line_table() -> None:
+    text = '{\n  "a": 1,\n\n  "b": [\n    2, 3\n  ]\n}\n'
+    counted = SourceFile("t.json", text)
+    tabled = SourceFile("t.json", text)
+    for offset in range(len(text) + 1):
+        tabled._counted = 10**6  # past the counted positions: the table is built
+        assert counted.line_col(offset) == tabled.line_col(offset)
+    assert tabled._lines is not None
+    assert [counted.line_col(o) for o in (0, 2, 12, 13)] == [(1, 1), (2, 1), (3, 1), (4, 1)]
