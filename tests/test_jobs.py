@@ -204,3 +204,37 @@ def test_a_loaded_file_keeps_only_what_cross_file_rules_need(write: Any, tmp_pat
     # The hub's file-local rules are evaluated already (for example the TLS version).
     settled = {rules[ri].id for (ri, _), *_ in loaded.outcomes}
     assert "HUB005" in settled and not settled & {"HUB001", "HUB011"}
+
+
+CROSS_TEMPLATE_RULE = """\
+id: CUS100
+title: A template deploys next to a hub that may accept local auth
+severity: low
+subject: {kind: template}
+description: d
+rationale: r
+remediation: r
+references: [https://learn.microsoft.com/]
+message: "{resource} sits in a run where some hub may disable local auth"
+condition: "some_hub_may_disable_local_auth()"
+"""
+
+
+@pytest.mark.usefixtures("always_parallel")
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_users_rule_that_reads_other_files_sees_the_whole_run(
+        write: Any, iotguard: Any, tmp_path: Path, jobs: str) -> None:
+    import json
+
+    write("rules/CUS100.yaml", CROSS_TEMPLATE_RULE)
+    write("a/hub.json", template(hub("hub1", disableLocalAuth=True)))
+    for i in range(3):
+        write(f"b/empty{i}.json", template({
+            "type": "Microsoft.EventHub/namespaces", "apiVersion": "2021-11-01",
+            "name": f"ns{i}", "location": "westeurope", "properties": {}}))
+    code, out, err = iotguard("check", "--no-config", "--rules", "rules", "--select", "CUS100",
+                              "--jobs", jobs, "--format", "json", "--fail-on", "low", "a", "b")
+    assert code == 1, err
+    paths = sorted(f["path"] for f in json.loads(out)["findings"])
+    # The hub is in a/ only: the templates of b/ learn of it from the run.
+    assert paths == ["a/hub.json", "b/empty0.json", "b/empty1.json", "b/empty2.json"]
