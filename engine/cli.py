@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
             return _permissions(args)
     except RuleError as exc:
         for e in exc.all():
-            _stderr(f"{e.path}:{e.line}:{e.column}: error: {e.message}\n")
+            _stderr(f"{_shown(e.path)}:{e.line}:{e.column}: error: {e.message}\n")
         return 2
     except _Usage as exc:
         _stderr(f"iotguard: error: {exc}\n")
@@ -172,6 +172,14 @@ def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
 
 class _Usage(Exception):
     pass
+
+
+def _shown(path: str) -> str:
+    """A rule file's path as reports show input files: relative to the working
+    directory when inside it."""
+    from engine.discover import display_path
+
+    return display_path(path, os.getcwd()) if os.path.isabs(path) else path
 
 
 class _OutputError(Exception):
@@ -220,7 +228,8 @@ def _check(args: argparse.Namespace) -> int:
             raise _Stopped([Problem(exc.path, line, col, msg)
                             for line, col, msg in ((exc.line, exc.column, exc.message), *exc.more)]) from None
         except RuleError as exc:
-            raise _Stopped([Problem(e.path, e.line, e.column, e.message) for e in exc.all()]) from None
+            raise _Stopped([Problem(_shown(e.path), e.line, e.column, e.message)
+                            for e in exc.all()]) from None
     except _Stopped as exc:
         return _report_stopped(args, cwd, exc.problems)
     except _Usage as exc:

@@ -213,6 +213,17 @@ def test_invalid_extra_rule_is_a_located_error(write: Any, iotguard: Any) -> Non
     assert code == 2 and "bad.yaml:" in err
 
 
+def test_a_rule_file_error_names_the_file_as_input_files_are_named(write: Any, iotguard: Any) -> None:
+    import json
+
+    write("myrules/bad.yaml", "id: CUS001\ntitle: x\nseverity: urgent\n")
+    code, out, err = iotguard("check", "--rules", "myrules", "--format", "json")
+    assert code == 2 and err.startswith("myrules/bad.yaml:")
+    assert {e["path"] for e in json.loads(out)["errors"]} == {"myrules/bad.yaml"}
+    code, _, err = iotguard("rules", "--rules", "myrules")
+    assert code == 2 and err.startswith("myrules/bad.yaml:")
+
+
 def test_python_dash_m_engine_runs(tmp_path: Path) -> None:
     import subprocess
     import sys
