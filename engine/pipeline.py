@@ -329,7 +329,7 @@ class _Loaded:
     roles: list[Any] = field(default_factory=list)
     # The subjects the rest of the run still evaluates rules on (see ``_Plan.settle``).
     subjects: list[Subject] = field(default_factory=list)
-    slots: list[int] = field(default_factory=list)  # the place of each among the file's
+    slots: list[int] = field(default_factory=list)  # each one's place among the file's subjects
     n_subjects: int = 0  # how many subjects the file has in all
     unevaluated: bool = False  # True: no rule has been evaluated on ``subjects`` yet
     outcomes: list[_Outcome] = field(default_factory=list)  # keyed by (rule, place)
