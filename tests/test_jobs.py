@@ -238,3 +238,27 @@ def test_a_users_rule_that_reads_other_files_sees_the_whole_run(
     paths = sorted(f["path"] for f in json.loads(out)["findings"])
     # The hub is in a/ only: the templates of b/ learn of it from the run.
     assert paths == ["a/hub.json", "b/empty0.json", "b/empty1.json", "b/empty2.json"]
+
+
+def test_rules_settled_with_a_file_are_the_rules_a_run_pairs_with_its_subjects(
+        write: Any, tmp_path: Path) -> None:
+    from engine.evaluate import pairs
+    from engine.rulepack import bundled_rules_dir, load_rules
+
+    path = write("t.json", template(
+        hub("hub1"), _dps("hub1"), _diagnostics("hub1"), _assignment("a", DATA_CONTRIBUTOR)))
+    rules = load_rules([bundled_rules_dir()])
+    plan = pipeline._Plan(rules, [r.info for r in rules])
+    roles = write("roles.json", [{
+        "roleName": name, "roleType": kind, "name": guid, "description": "d",
+        "permissions": [{"actions": ["Microsoft.Devices/iotHubs/listkeys/action"], "notActions": [],
+                         "dataActions": ["Microsoft.Devices/IotHubs/*"], "notDataActions": []}],
+        "assignableScopes": ["/"]}
+        for name, kind, guid in (("Mine", "CustomRole", CUSTOM_ROLE),
+                                 ("Theirs", "BuiltInRole", DATA_CONTRIBUTOR))])
+    work = pipeline._FileWork(pipeline.Options(), str(tmp_path), [], {}, pipeline._Plan([], []))
+    subjects = [s for f in (path, roles) for s in work((str(f), f.name)).subjects]
+    assert {s.kind for s in subjects} == {"resource", "template", "role-definition"}
+    assert {s.is_builtin for s in subjects} == {True, False}
+    for subject in subjects:
+        assert plan._applicable(subject) == tuple(ri for ri, *_ in pairs(rules, [subject]))
