@@ -11,7 +11,7 @@ import contextlib
 import datetime
 import gc
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -132,7 +132,7 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
 
     cli_problems: list[Problem] = []
     cli_params = _cli_parameter_sources(options.parameters, cwd, cli_problems)
-    plan = _Plan(rules, options.known_rules or [r.info for r in rules])
+    plan = _Plan(rules, options.known_rules or [r.info for r in rules], frozenset(context_only))
     work = _FileWork(options, cwd, cli_params,
                      {real[abspath]: (abspath, display) for abspath, display in files}, plan)
     loaded = _load_all(work, files, jobs)
@@ -159,6 +159,7 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
     evaluated: set[tuple[str, str, str, str]] = set()
     modules = _linked_modules(loaded)
     placed = 0
+    quiet: set[int] = set()  # resources of files read only as context
     for item in loaded:
         if item.display in modules:
             # A module the run also reaches through a templateLink is judged with the
@@ -177,10 +178,12 @@ def _run(options: Options, rules: Sequence[Rule]) -> RunResult:
         outcomes.extend(((ri, placed + si), f, u, p) for (ri, si), f, u, p in item.outcomes)
         evaluated.update(item.evaluated)
         placed += item.n_subjects
+        if item.context:
+            quiet.update(id(r) for r in item.resources)
     del loaded
 
     known = len(subjects)
-    _assignments(index, subjects, result)
+    _assignments(index, subjects, result, quiet)
     order.extend(range(placed, placed + len(subjects) - known))
     every_rule.extend([True] * (len(subjects) - known))
     evaluated.update(_evaluated(rules, subjects[known:]))
@@ -332,6 +335,7 @@ class _Loaded:
     slots: list[int] = field(default_factory=list)  # each one's place among the file's subjects
     n_subjects: int = 0  # how many subjects the file has in all
     unevaluated: bool = False  # True: no rule has been evaluated on ``subjects`` yet
+    context: bool = False  # True: read only as context, so no rule is evaluated on it
     outcomes: list[_Outcome] = field(default_factory=list)  # keyed by (rule, place)
     evaluated: list[tuple[str, str, str, str]] = field(default_factory=list)
 
@@ -350,9 +354,11 @@ class _Plan:
     Rules that read other files (``evaluate.reads_other_files``) wait for every file.
     """
 
-    def __init__(self, rules: Sequence[Rule], known: Sequence[RuleInfo]) -> None:
+    def __init__(self, rules: Sequence[Rule], known: Sequence[RuleInfo],
+                 context_only: frozenset[str] = frozenset()) -> None:
         self.rules = rules
         self.known = known
+        self.context_only = context_only  # display paths read only as context
         self.cross = frozenset(i for i, r in enumerate(rules) if reads_other_files(r))
         self.local = frozenset(range(len(rules))) - self.cross
         self.cross_kinds = {(r.subject_kind, t) for i, r in enumerate(rules) if i in self.cross
@@ -366,6 +372,13 @@ class _Plan:
         out.n_subjects = len(subjects)
         out.slots = list(range(len(subjects)))
         if not subjects:
+            return
+        if self.context_only and _places(out) <= self.context_only:
+            # Every finding on these subjects would be in a context file and dropped from
+            # the report (``_drop_context``): the file contributes to the run index only.
+            out.context = True
+            out.subjects, out.slots = [], []
+            out.templates = [_template_head(t) for t in out.templates]
             return
         _check_inline_rules(subjects, self.known, out.errors)
         out.unevaluated = len(subjects) > MAX_SETTLED_SUBJECTS or not self.local
@@ -412,6 +425,17 @@ class _Plan:
         # A role assignment's own subject holds the inline suppressions that its
         # role-assignment subject (built once every file is read) honours too.
         return subject.kind == "resource" and bool(subject.suppress)
+
+
+def _places(out: _Loaded) -> set[str]:
+    """Every file a finding on the subjects of ``out`` can point into: the file itself,
+    the files its resources and templates come from (linked templates), and those their
+    values are mapped to (parameter files)."""
+    places = {out.display}
+    for item in (*out.resources, *out.templates):
+        places.add(item.source.path)
+        places.update(m.source.path for m in item.mappings.values())
+    return places
 
 
 def _template_head(t: Any) -> Any:
@@ -981,7 +1005,8 @@ class _FileRole:
         return Mapped(self.source, self.role.source_path(path))
 
 
-def _assignments(index: RunIndex, subjects: list[Subject], result: RunResult) -> None:
+def _assignments(index: RunIndex, subjects: list[Subject], result: RunResult,
+                 quiet: Collection[int] = ()) -> None:
     ras = index.deployed("Microsoft.Authorization/roleAssignments")
     ras += [r for r in index.resources if r.type.lower().endswith("/providers/roleassignments")
             and not r.existing]
@@ -1003,6 +1028,8 @@ def _assignments(index: RunIndex, subjects: list[Subject], result: RunResult) ->
                         roles=index.roles)
         a = from_resource(r, view, lookup=lookup)
         index.assignments.append(a)
+        if id(r) in quiet:
+            continue  # correlated with the run, but reported nowhere: no rule needed
         name = r.name if isinstance(r.name, str) else str(r.name)
         subjects.append(
             Subject(

@@ -225,3 +225,32 @@ def test_a_module_linked_from_the_run_is_judged_only_with_the_values_passed_to_i
     assert report["unresolved"] == []
     assert [f["rule_id"] for f in report["findings"]] == ["HUB011"]
     assert "(resolved: 'linkedhub')" in report["findings"][0]["message"]
+
+
+def test_a_staged_module_linked_from_a_context_template_is_judged_with_what_it_is_passed(
+    write: Any, iotguard: Any
+) -> None:
+    # The pre-commit hook stages the module alone and reads the rest as context: the
+    # module's findings come from the context template's deployment, and still count.
+    link = deployment("hubModule", templateLink={"relativePath": "modules/hub.json"},
+                      parameters={"hubName": {"value": "contoso-hub"}})
+    write("main.json", template(link, hub("context-hub")))
+    write("modules/hub.json", template(hub("[parameters('hubName')]"),
+                                       parameters={"hubName": {"type": "string"}}))
+    _, report = check_json(iotguard, "--select", "HUB001", "--context", ".", "modules/hub.json")
+    assert [(f["path"], f["resource_name"]) for f in report["findings"]] == [
+        ("modules/hub.json", "contoso-hub")]
+
+
+def test_rules_are_not_evaluated_on_a_file_read_only_as_context(write: Any, tmp_path: Any) -> None:
+    from engine import pipeline
+    from engine.rulepack import bundled_rules_dir, load_rules
+
+    path = write("other/hub.json", template(hub("hub1", disableLocalAuth=False)))
+    rules = load_rules([bundled_rules_dir()])
+    plan = pipeline._Plan(rules, [r.info for r in rules], frozenset({"other/hub.json"}))
+    loaded = pipeline._FileWork(pipeline.Options(), str(tmp_path), [], {}, plan)(
+        (str(path), "other/hub.json"))
+    # Its hub still correlates with the run; nothing is evaluated on it.
+    assert loaded.context and [r.name for r in loaded.resources] == ["hub1"]
+    assert (loaded.subjects, loaded.outcomes, loaded.evaluated) == ([], [], [])
