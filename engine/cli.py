@@ -120,7 +120,7 @@ def entry() -> int:
 
 def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_dash_paths(sys.argv[1:] if argv is None else argv, parser))
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
@@ -168,6 +168,22 @@ def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
             gc.unfreeze()
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _dash_paths(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    """An existing file whose name starts with ``-`` given as ``./-x.json``: pre-commit
+    passes a staged ``-x.json`` at the repository root as it is, and argparse would take
+    it for an unknown option.  Option names themselves are never rewritten."""
+    known: set[str] = set()
+    parsers = [parser]
+    while parsers:
+        p = parsers.pop()
+        for action in p._actions:
+            known.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    return [f"./{a}" if len(a) > 1 and a[0] == "-" and a.split("=", 1)[0] not in known
+            and os.path.isfile(a) else a for a in argv]
 
 
 class _Usage(Exception):

@@ -369,3 +369,17 @@ def test_the_command_and_python_m_engine_use_the_entry_that_leaves_objects_froze
     scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["iotguard"] == "engine.cli:entry"
     assert "entry()" in (root / "engine" / "__main__.py").read_text()
+
+
+def test_a_file_named_like_an_option_is_checked_as_a_file(write: Any, iotguard: Any) -> None:
+    # pre-commit passes a staged '-x.json' at the repository root as it is.
+    write("-x.json", template(hub(**{**GOOD, "disableLocalAuth": False})))
+    code, out, err = iotguard("check", "--no-config", "--select", "HUB001", "-x.json")
+    assert code == 1 and "-x.json:" in out, err
+
+
+def test_an_option_is_an_option_even_when_a_file_has_its_name(write: Any, iotguard: Any) -> None:
+    write("--quiet", "not json")
+    write("hub.json", template(hub(**GOOD)))
+    code, out, err = iotguard("check", "--no-config", "--quiet", "hub.json")
+    assert code == 0 and "--quiet" not in out + err
