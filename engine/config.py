@@ -141,11 +141,33 @@ def _build(shown: str, base_dir: str, raw: dict[str, Any], positions: Positions 
            prefix: tuple[str, ...]) -> Config:
     data = _plain(raw)
     schema = json.loads((resources.files("engine") / "schemas" / "config.schema.json").read_text("utf-8"))
-    _raise_all(shown, [(p.line, p.column, p.message)
-                       for p in validate_all(positions, data, schema, "configuration", prefix)])
-
     cfg = Config(source=shown, base_dir=base_dir, positions=positions, key_prefix=prefix)
     locate = cfg.where
+    # Every problem the file alone shows is reported at once: schema errors, rule
+    # directories that are missing, dates that do not parse (each checked where its
+    # value has the expected type, so that one mistake does not hide the others).
+    problems = [(p.line, p.column, p.message)
+                for p in validate_all(positions, data, schema, "configuration", prefix)]
+    rules = data.get("rules")
+    for i, d in enumerate(rules if isinstance(rules, list) else ()):
+        if isinstance(d, str) and not os.path.isdir(os.path.join(base_dir, d)):
+            line, col = locate(["rules", i])
+            what = "is not a directory" if os.path.exists(os.path.join(base_dir, d)) else "does not exist"
+            problems.append((line, col, f"{cfg.key_path(['rules', i])}: rule directory {d!r} {what} "
+                             "(expected a directory of rule files, relative to this file)"))
+    expiry: dict[int, datetime.date] = {}
+    entries = data.get("suppressions")
+    for i, entry in enumerate(entries if isinstance(entries, list) else ()):
+        text = entry.get("expires") if isinstance(entry, dict) else None
+        # Other shapes are the schema's to report ('next June').
+        if isinstance(text, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            try:
+                expiry[i] = datetime.date.fromisoformat(text)
+            except ValueError:
+                line, col = locate(["suppressions", i, "expires"])
+                problems.append((line, col, f"{cfg.key_path(['suppressions', i, 'expires'])}: "
+                                 f"{text!r} is not a valid date (expected a date YYYY-MM-DD)"))
+    _raise_all(shown, problems)
 
     def listed(key: str) -> list[str]:
         value = data.get(key)
@@ -165,32 +187,15 @@ def _build(shown: str, base_dir: str, raw: dict[str, Any], positions: Positions 
     cfg.severity = dict(data.get("severity") or {})
     cfg.fail_on = data.get("fail-on")
     cfg.rules = list(data.get("rules") or [])
-    missing = []
-    for i, d in enumerate(cfg.rules):
-        if not os.path.isdir(os.path.join(base_dir, d)):
-            line, col = locate(["rules", i])
-            what = "is not a directory" if os.path.exists(os.path.join(base_dir, d)) else "does not exist"
-            missing.append((line, col, f"{cfg.key_path(['rules', i])}: rule directory {d!r} {what} "
-                            "(expected a directory of rule files, relative to this file)"))
-    _raise_all(shown, missing)
     cfg.exclude = list(data.get("exclude") or [])
     for glob, files in (data.get("parameters") or {}).items():
         items = [files] if isinstance(files, str) else list(files)
         cfg.parameters[glob] = [os.path.join(base_dir, f) for f in items]
     for i, entry in enumerate(data.get("suppressions") or []):
         line, _ = locate(["suppressions", i])
-        expires = None
-        if entry.get("expires"):
-            try:
-                expires = datetime.date.fromisoformat(entry["expires"])
-            except ValueError:
-                eline, ecol = locate(["suppressions", i, "expires"])
-                raise ConfigError(shown, eline, ecol,
-                                  f"{cfg.key_path(['suppressions', i, 'expires'])}: {entry['expires']!r} "
-                                  "is not a valid date (expected a date YYYY-MM-DD)") from None
         cfg.suppressions.append(ConfigSuppression(
             rule=entry["rule"], reason=entry["reason"].strip(), path=entry.get("path", ""),
-            resource=entry.get("resource", ""), expires=expires, location=f"{shown}:{line}",
+            resource=entry.get("resource", ""), expires=expiry.get(i), location=f"{shown}:{line}",
         ))
     return cfg
 

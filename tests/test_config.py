@@ -332,3 +332,16 @@ def test_every_duplicated_config_key_is_reported_at_once(tmp_path: Path) -> None
     text = str(exc.value)
     assert ":2:1:" in text and "duplicate key 'ignore'" in text
     assert ":4:1:" in text and "duplicate key 'fail-on'" in text
+
+
+def test_a_bad_date_a_missing_rule_directory_and_a_schema_error_are_reported_together(
+        write: Any, tmp_path: Path) -> None:
+    write(".iotguard.yaml", "fail-on: urgent\nrules: [no-such-dir]\nsuppressions:\n"
+                            "  - {rule: HUB001, reason: r, expires: '2030-02-30'}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(tmp_path))
+    messages = [exc.value.message, *(m for _, _, m in exc.value.more)]
+    assert len(messages) == 3
+    assert any(m.startswith("fail-on:") for m in messages)
+    assert any("rule directory 'no-such-dir' does not exist" in m for m in messages)
+    assert any("'2030-02-30' is not a valid date" in m for m in messages)
