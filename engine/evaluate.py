@@ -488,6 +488,10 @@ def _pick_property(
         real: list[str | int] = []
         ok = True
         for seg in cand:
+            if isinstance(cur, Unknown):
+                # An enclosing object not known statically may hold the property: the
+                # unknown is what the message shows, not "absent".
+                return base + tuple(real), cur, True
             if isinstance(cur, list) and seg.isdigit() and int(seg) < len(cur):
                 real.append(int(seg))
                 cur = cur[int(seg)]

@@ -96,3 +96,16 @@ def test_hub011_a_known_setting_for_the_hub_outweighs_an_unknown_one(write: Any,
                    diagnostics("[parameters('hubId')]", "b"), parameters=string_params("hubId"))
     out = report(write, iotguard, doc, "HUB011")
     assert out["findings"] == [] and out["unresolved"] == []
+
+
+def test_a_property_inside_an_unknown_object_is_shown_as_that_unknown_not_as_absent(
+        write: Any, iotguard: Run) -> None:
+    h = hub("hub1")
+    h["properties"] = "[parameters('props')]"
+    doc = template(h, parameters={"props": {"type": "object"}})
+    [u] = report(write, iotguard, doc, "HUB001")["unresolved"]
+    assert u["property"] == "properties" and "= absent" not in u["message"]
+    assert "properties = {parameters('props')}" in u["message"]
+    # Located at the unknown object, as written in the file.
+    lines = json.dumps(doc, indent=2).splitlines()
+    assert u["line"] == next(i for i, line in enumerate(lines, 1) if '"properties": "[' in line)
