@@ -144,6 +144,7 @@ class Evaluator:
             if outcome is False:
                 continue
             prop_path, value, exists = _pick_property(item, subpath, rule.properties)
+            template = rule.message
             if rule.locate is not None:
                 with tracking():
                     where = compiled(rule.locate)(item, self.functions)
@@ -157,6 +158,7 @@ class Evaluator:
                     hit = _unknown_leaf(subject.body, outcome)
                     if hit is not None:
                         prop_path, value, exists = hit[0], hit[1], True
+                        template = rule.unresolved_message or template
             mapped = subject.locate(prop_path)
             _, whole = mapped.source.resolve(mapped.path)
             if whole:
@@ -168,7 +170,7 @@ class Evaluator:
             # A value the engine computed (an assignment's implicit scope) was written
             # nowhere: it has no provenance to show, least of all "literal".
             prov = _provenance(mapped, exists, line, value) if whole or mapped.origin else ""
-            message = self._message(rule, subject, item, prop_path, value, exists, prov)
+            message = self._message(rule, template, subject, item, prop_path, value, exists, prov)
             prop_text = _path_text(prop_path)
             if outcome is True:
                 f = Finding(
@@ -235,6 +237,7 @@ class Evaluator:
     def _message(
         self,
         rule: Rule,
+        template: str,
         subject: Subject,
         item: Any,
         prop_path: JsonPath,
@@ -274,7 +277,7 @@ class Evaluator:
             "api_version": str(subject.api_version),
             "since": f" ({since})" if since else "",
         }
-        text = rule.message
+        text = template
         for placeholder, expr in rule.message_exprs.items():
             try:
                 with tracking():
@@ -287,7 +290,7 @@ class Evaluator:
             text = text.replace(placeholder, shown)
         for k, v in values.items():
             text = text.replace("{" + k + "}", v)
-        if since and "{since}" not in rule.message:
+        if since and "{since}" not in template:
             text += f" ({since})"
         if subject.condition_note:
             text += f" [{subject.condition_note}]"

@@ -26,7 +26,7 @@ import jmespath.parser
 from engine import __version__
 from engine.findings import RuleInfo
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 class RuleError(Exception):
@@ -58,6 +58,9 @@ class Rule:
     include_builtin: bool
     message: str
     condition: Condition
+    # The message of an unresolved result placed at the unknown input it hinges on
+    # (``locate`` found nothing to point at); "" for ``message``.
+    unresolved_message: str = ""
     each: tuple[tuple[str, ...], ...] | None = None
     locate: jmespath.parser.ParsedResult | None = None
     match: re.Pattern[str] | None = None
@@ -266,23 +269,25 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
             line, col = mark_of(node, ["match"])
             raise RuleError(name, line, col, f"invalid regular expression in 'match': {exc}") from None
 
-    message_exprs = {}
-    for m in re.finditer(r"\{\$\s*([^}]*)\}", message):
-        message_exprs[m.group(0)] = compile_expr(m.group(1), ["message"])
-    # A "{" that opens no complete placeholder ("{resource", "{$ x") prints as written.
-    rest = re.sub(r"\{\$\s*[^}]*\}|\{[A-Za-z_][A-Za-z0-9_]*\}", "", message)
-    unclosed = re.search(r"\{[$A-Za-z_]", rest)
-    if unclosed:
-        line, col = mark_of(node, ["message"])
-        raise RuleError(name, line, col, (
-            f"unclosed placeholder '{rest[unclosed.start():unclosed.start() + 20]}' in message; "
-            "expected {name} or {$ <JMESPath>}"))
-    for m in re.finditer(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", message):
-        if m.group(1) not in MESSAGE_PLACEHOLDERS:
-            line, col = mark_of(node, ["message"])
+    message_exprs: dict[str, jmespath.parser.ParsedResult] = {}
+    unresolved_message = data.get("unresolved-message", "")
+    for key, text in (("message", message), ("unresolved-message", unresolved_message)):
+        for m in re.finditer(r"\{\$\s*([^}]*)\}", text):
+            message_exprs[m.group(0)] = compile_expr(m.group(1), [key])
+        # A "{" that opens no complete placeholder ("{resource", "{$ x") prints as written.
+        rest = re.sub(r"\{\$\s*[^}]*\}|\{[A-Za-z_][A-Za-z0-9_]*\}", "", text)
+        unclosed = re.search(r"\{[$A-Za-z_]", rest)
+        if unclosed:
+            line, col = mark_of(node, [key])
             raise RuleError(name, line, col, (
-                f"unknown placeholder {{{m.group(1)}}} in message; expected one of "
-                + ", ".join("{" + p + "}" for p in MESSAGE_PLACEHOLDERS) + " or {$ <JMESPath>}"))
+                f"unclosed placeholder '{rest[unclosed.start():unclosed.start() + 20]}' in {key}; "
+                "expected {name} or {$ <JMESPath>}"))
+        for m in re.finditer(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
+            if m.group(1) not in MESSAGE_PLACEHOLDERS:
+                line, col = mark_of(node, [key])
+                raise RuleError(name, line, col, (
+                    f"unknown placeholder {{{m.group(1)}}} in {key}; expected one of "
+                    + ", ".join("{" + p + "}" for p in MESSAGE_PLACEHOLDERS) + " or {$ <JMESPath>}"))
 
     subject = data["subject"]
     types = subject.get("type", ())
@@ -314,6 +319,7 @@ def compile_rule_text(name: str, text: str) -> tuple[Rule, int]:
         types=tuple(t.lower() for t in types),
         include_builtin=bool(subject.get("include-builtin", False)),
         message=message.strip(),
+        unresolved_message=unresolved_message.strip(),
         condition=condition,
         each=_each(data.get("each")),
         locate=compile_expr(data["locate"], ["locate"]) if "locate" in data else None,

@@ -322,8 +322,8 @@ def test_role001_unresolved_message_and_location_name_the_unknown_action(write: 
     doc = template(custom_role("r", ["[parameters('extra')]"], ["Microsoft.Devices/IotHubs/devices/read"]),
                    parameters=string_params("extra"))
     [u] = unresolved(write, iotguard, doc, "ROLE001")
-    assert "grants IoT Hub data actions and the hub's keys through {parameters('extra')} " \
-        "(permissions[0].actions[0]) (parameter 'extra'" in u["message"]
+    assert "may grant IoT Hub data actions and the hub's keys together, depending on " \
+        "permissions[0].actions[0] = {parameters('extra')} (parameter 'extra'" in u["message"]
     assert u["inputs"] == ["parameter 'extra' has no default and no value was supplied"]
     assert u["line"] == line_of(doc, "\"[parameters('extra')]\"")
 
@@ -331,14 +331,15 @@ def test_role001_unresolved_message_and_location_name_the_unknown_action(write: 
 def test_role002_unresolved_message_names_the_unknown_action(write: Any, iotguard: Run) -> None:
     doc = template(custom_role("r", ["[parameters('act')]"], []), parameters=string_params("act"))
     [u] = unresolved(write, iotguard, doc, "ROLE002")
-    assert "grants shared access keys of IoT hubs or DPS through {parameters('act')} " \
-        "(permissions[0].actions[0])" in u["message"]
+    assert "may grant shared access keys of IoT hubs or DPS, depending on " \
+        "permissions[0].actions[0] = {parameters('act')}" in u["message"]
 
 
 def test_role003_unresolved_message_names_the_unknown_data_action(write: Any, iotguard: Run) -> None:
     doc = template(custom_role("r", [], ["[parameters('data')]"]), parameters=string_params("data"))
     [u] = unresolved(write, iotguard, doc, "ROLE003")
-    assert "through the wildcard {parameters('data')} (permissions[0].dataActions[0])" in u["message"]
+    assert "through a wildcard, depending on permissions[0].dataActions[0] = {parameters('data')}" \
+        in u["message"]
     assert u["line"] == line_of(doc, "\"[parameters('data')]\"")
 
 
@@ -355,5 +356,17 @@ def test_role003_on_a_wholly_unknown_permissions_list_points_at_that_list(write:
     doc = template(role, parameters={"perms": {"type": "array"}})
     [u] = unresolved(write, iotguard, doc, "ROLE003")
     # The one unknown fills every list of the block; none of them alone is the culprit.
-    assert "through the wildcard {parameters('perms')} (permissions[0]) (parameter 'perms'" in u["message"]
+    assert "depending on permissions[0] = {parameters('perms')} (parameter 'perms'" in u["message"]
     assert u["line"] == line_of(doc, "\"permissions\": \"[parameters('perms')]\"")
+
+
+def test_an_unknown_exclusion_is_named_as_what_the_outcome_depends_on_not_as_a_grant(
+        write: Any, iotguard: Run) -> None:
+    role = custom_role("r", ["Microsoft.Devices/iotHubs/*"], ["Microsoft.Devices/IotHubs/*"])
+    role["properties"]["permissions"][0]["notActions"] = ["[parameters('excluded')]"]
+    role["properties"]["permissions"][0]["notDataActions"] = ["[parameters('dataExcluded')]"]
+    doc = template(role, parameters=string_params("excluded", "dataExcluded"))
+    [u] = unresolved(write, iotguard, doc, "ROLE002")
+    assert "grants shared access keys" not in u["message"]
+    assert "may grant shared access keys of IoT hubs or DPS, depending on " \
+        "permissions[0].notActions[0] = {parameters('excluded')}" in u["message"]

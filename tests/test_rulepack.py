@@ -172,3 +172,11 @@ def test_an_unclosed_placeholder_in_a_message_is_an_error(message: str) -> None:
     with pytest.raises(RuleError) as exc:
         compile_rule_text("t.yaml", GOOD.replace('"{resource} has {property} = {value}"', f'"{message}"'))
     assert exc.value.line == 13 and "unclosed placeholder" in exc.value.message
+
+
+def test_an_unresolved_message_is_checked_like_the_message() -> None:
+    rule, _ = compile_rule_text("t.yaml", GOOD + 'unresolved-message: "{resource} may: {$ name}"\n')
+    assert rule.unresolved_message == "{resource} may: {$ name}" and "{$ name}" in rule.message_exprs
+    with pytest.raises(RuleError) as exc:
+        compile_rule_text("t.yaml", GOOD + 'unresolved-message: "{valeu}"\n')
+    assert "unknown placeholder {valeu} in unresolved-message" in exc.value.message
