@@ -28,7 +28,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.model import KIND_PARAMETERS, KIND_ROLES, KIND_TEMPLATE, Document
-from engine.source import MAX_DEPTH, JsonPath, SourceError, SourceFile, check_depth, decode, parse_json
+from engine.source import (
+    MAX_DEPTH,
+    JsonPath,
+    KeyCounter,
+    SourceError,
+    SourceFile,
+    check_depth,
+    decode,
+    parse_json,
+    repeated_keys,
+)
 
 # Larger inputs are refused rather than read: nothing legitimate is this big, and a
 # pre-commit hook must not stall on a stray data dump.
@@ -65,10 +75,13 @@ def read_source(abspath: str, display: str) -> tuple[SourceFile, Any]:
         text = decode(raw)
         if not text.strip():
             raise SourceError("file is empty; expected a JSON document")
-        data = parse_json(text)
+        keys = KeyCounter()
+        data = parse_json(text, keys)
     except SourceError as exc:
         raise LoadError(display, exc.message, exc.line, exc.column) from None
     source = SourceFile(path=display, text=text)
+    if keys.repeated:
+        source.repeated = repeated_keys(text)
     # Each level of nesting opens a bracket: text with few of them needs no walk.
     if text.count("{") + text.count("[") > MAX_DEPTH and not check_depth(data):
         raise LoadError(display, f"JSON nesting deeper than {MAX_DEPTH} levels")

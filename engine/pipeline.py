@@ -438,6 +438,21 @@ def _places(out: _Loaded) -> set[str]:
     return places
 
 
+def _repeated_key_warnings(source: SourceFile) -> list[Problem]:
+    """A key written twice in one object: JSON readers keep the last one without a word,
+    and a reviewer reading the first is misled (``"disableLocalAuth": true`` above a
+    later ``false``).  ARM is observed to keep the last one too (unverified)."""
+    out: list[Problem] = []
+    for _, key, first, at in source.repeated:
+        line, col = source.line_col(at)
+        first_line = source.line_col(first)[0]
+        out.append(Problem(source.path, line, col, (
+            f"'{key}' is written twice in one object (first at line {first_line}): only this "
+            "later value is read, as JSON parsers and, as observed, ARM do; keep one"),
+            "warning"))
+    return out
+
+
 def _template_head(t: Any) -> Any:
     """A template without its content: what the run index needs of a template whose
     subject has been evaluated (where it is, its deployment, scope and condition)."""
@@ -480,6 +495,7 @@ class _FileWork:
             return out
         doc.abspath = abspath
         out.kind = doc.kind
+        out.warnings.extend(_repeated_key_warnings(source))
         if doc.kind == KIND_TEMPLATE:
             sources = _parameter_sources_for(doc, self.options, self.cwd, self.run_parameters,
                                              out.errors) + self.cli_params

@@ -107,14 +107,31 @@ def strip_jsonc(text: str) -> str:
     return _TRAILING_COMMA.sub(commas, text)
 
 
-def parse_json(text: str) -> Any:
+class KeyCounter:
+    """Notes whether a parsed document wrote some key twice in one object, which
+    ``json.loads`` resolves silently (the last one wins)."""
+
+    __slots__ = ("repeated",)
+
+    def __init__(self) -> None:
+        self.repeated = False
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            self.repeated = True
+        return obj
+
+
+def parse_json(text: str, keys: KeyCounter | None = None) -> Any:
     """Parse JSON or JSONC text; raise ``SourceError`` with the position of the fault.
 
     Plain JSON takes the fast path; JSONC is stripped and parsed again only when the
     first attempt fails.  Multi-line strings are accepted as the Azure CLI accepts them.
+    ``keys`` notes repeated keys (see ``repeated_keys`` for where they are).
     """
     try:
-        return _loads(text)
+        return _loads(text, keys)
     except json.JSONDecodeError:
         pass
     stripped = strip_jsonc(text)
@@ -122,14 +139,15 @@ def parse_json(text: str) -> Any:
         # an unterminated block comment swallowed everything
         stripped = stripped.strip()
     try:
-        return _loads(stripped)
+        return _loads(stripped, keys)
     except json.JSONDecodeError as exc:
         raise SourceError(_describe_json_error(exc, stripped), exc.lineno, exc.colno) from None
 
 
-def _loads(text: str) -> Any:
+def _loads(text: str, keys: KeyCounter | None = None) -> Any:
     try:
-        value = json.loads(text, strict=False)
+        value = json.loads(text, strict=False) if keys is None else \
+            json.loads(text, strict=False, object_pairs_hook=keys)
         if "\\u" in text and _SURROGATE_ESCAPE.search(text):
             _refuse_lone_surrogates(text, value)
         return value
@@ -145,6 +163,55 @@ def _loads(text: str) -> Any:
         m = _LONG_NUMBER.search(text)
         line, column = _line_col(text, m.start()) if m else (1, 1)
         raise SourceError("number with more than 4,300 digits; too long to read", line, column) from None
+
+
+def repeated_keys(text: str) -> list[tuple[JsonPath, str, int, int]]:
+    """Keys written more than once in one object, as (path of the object, key, offset
+    of its first spelling, offset of the repeat), in file order.  Tokenises the text
+    (comments allowed), so it is run only on a file ``KeyCounter`` flagged."""
+    out: list[tuple[JsonPath, str, int, int]] = []
+    # [path, keys seen (None for an array), key awaiting its value, next array index]
+    stack: list[list[Any]] = []
+    for m in _POS_TOKEN.finditer(text):
+        tok = m.group(0)
+        c = tok[0]
+        if c in ",:" or tok[:2] in ("//", "/*"):
+            continue
+        if c in "}]":
+            if stack:
+                stack.pop()
+            continue
+        path: JsonPath = ()
+        if stack:
+            top = stack[-1]
+            seen = top[1]
+            if seen is not None:
+                if top[2] is None:  # a key
+                    key = tok[1:-1] if "\\" not in tok else _key_text(tok)
+                    if key in seen:
+                        out.append((top[0], key, seen[key], m.start()))
+                    else:
+                        seen[key] = m.start()
+                    top[2] = key
+                    continue
+                path = (*top[0], top[2])
+                top[2] = None
+            else:
+                path = (*top[0], top[3])
+                top[3] += 1
+        if c == "{":
+            stack.append([path, {}, None, 0])
+        elif c == "[":
+            stack.append([path, None, None, 0])
+    return out
+
+
+def _key_text(token: str) -> str:
+    try:
+        key: str = json.loads(token)
+        return key
+    except json.JSONDecodeError:
+        return token.strip('"')
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -387,6 +454,8 @@ class SourceFile:
     _index: _Node | None = field(default=None, repr=False)
     _lines: list[int] | None = field(default=None, repr=False)
     _counted: int = field(default=0, repr=False)
+    # Keys written twice in one object (``repeated_keys``), found when the file is read.
+    repeated: list[tuple[JsonPath, str, int, int]] = field(default_factory=list, repr=False)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Sent between ``--jobs`` processes without its position index: the receiver

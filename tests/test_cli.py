@@ -383,3 +383,14 @@ def test_an_option_is_an_option_even_when_a_file_has_its_name(write: Any, iotgua
     write("hub.json", template(hub(**GOOD)))
     code, out, err = iotguard("check", "--no-config", "--quiet", "hub.json")
     assert code == 0 and "--quiet" not in out + err
+
+
+def test_a_key_written_twice_is_a_located_warning_and_the_later_value_counts(
+        write: Any, iotguard: Any) -> None:
+    text = json.dumps(template(hub(**GOOD)), indent=2).replace(
+        '"disableLocalAuth": true,', '"disableLocalAuth": true,\n"disableLocalAuth": false,')
+    write("hub.json", text)
+    code, out, _ = iotguard("check", "--no-config", "--select", "HUB001", "hub.json")
+    later = next(i for i, line in enumerate(text.splitlines(), 1) if '"disableLocalAuth": false' in line)
+    assert code == 1 and f"hub.json:{later}:1  warning: 'disableLocalAuth' is written twice" in out
+    assert f"(first at line {later - 1})" in out

@@ -187,3 +187,23 @@ def test_line_and_column_are_the_same_whether_counted_or_read_from_the_line_tabl
         assert counted.line_col(offset) == tabled.line_col(offset)
     assert tabled._lines is not None
     assert [counted.line_col(o) for o in (0, 2, 12, 13)] == [(1, 1), (2, 1), (3, 1), (4, 1)]
+
+
+def test_keys_written_twice_in_one_object_are_found_with_both_places() -> None:
+    from engine.source import KeyCounter, repeated_keys
+
+    text = '{"a": 1, "b": {"x": [ {"k": 1, "k": 2} ], "y": 0, "x": 3}, "a\\u0062": 4, "ab": 5}'
+    keys = KeyCounter()
+    assert parse_json(text, keys) == {"a": 1, "b": {"x": 3, "y": 0}, "ab": 5}
+    assert keys.repeated
+    found = [(path, key, text[first:first + 4], text[at:at + 4]) for path, key, first, at in repeated_keys(text)]
+    assert found == [(("b", "x", 0), "k", '"k":', '"k":'), (("b",), "x", '"x":', '"x":'),
+                     ((), "ab", '"a\\u', '"ab"')]
+
+
+def test_a_document_without_repeated_keys_is_not_flagged() -> None:
+    from engine.source import KeyCounter
+
+    keys = KeyCounter()
+    parse_json('{"a": {"b": 1}, "B": 2, "c": [{"b": 1}, {"b": 2}]}', keys)
+    assert not keys.repeated
