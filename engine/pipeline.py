@@ -379,6 +379,11 @@ class _Plan:
             out.context = True
             out.subjects, out.slots = [], []
             out.templates = [_template_head(t) for t in out.templates]
+            for r in out.resources:
+                # Provenance is read only for findings, and for an assignment's principal
+                # (its parameter name tells principals apart): the rest need not travel.
+                if not r.type_lower.endswith("roleassignments"):
+                    r.origins = {}
             return
         _check_inline_rules(subjects, self.known, out.errors)
         out.unevaluated = len(subjects) > MAX_SETTLED_SUBJECTS or not self.local

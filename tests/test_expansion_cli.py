@@ -246,11 +246,22 @@ def test_rules_are_not_evaluated_on_a_file_read_only_as_context(write: Any, tmp_
     from engine import pipeline
     from engine.rulepack import bundled_rules_dir, load_rules
 
-    path = write("other/hub.json", template(hub("hub1", disableLocalAuth=False)))
+    assignment = {
+        "type": "Microsoft.Authorization/roleAssignments", "apiVersion": "2022-04-01",
+        "name": "[guid('a')]",
+        "properties": {"principalId": "[parameters('who')]",
+                       "roleDefinitionId": "[subscriptionResourceId('Microsoft.Authorization/"
+                                           "roleDefinitions', '4fc6c259-987e-4a07-842e-c321cc9d413f')]"}}
+    path = write("other/hub.json", template(
+        hub("hub1", disableLocalAuth="[parameters('off')]"), assignment,
+        parameters={"off": {"type": "bool", "defaultValue": False}, "who": {"type": "string"}}))
     rules = load_rules([bundled_rules_dir()])
     plan = pipeline._Plan(rules, [r.info for r in rules], frozenset({"other/hub.json"}))
     loaded = pipeline._FileWork(pipeline.Options(), str(tmp_path), [], {}, plan)(
         (str(path), "other/hub.json"))
-    # Its hub still correlates with the run; nothing is evaluated on it.
-    assert loaded.context and [r.name for r in loaded.resources] == ["hub1"]
+    # Its resources still correlate with the run; nothing is evaluated on them.
+    hub_resource, ra = loaded.resources
+    assert loaded.context and hub_resource.name == "hub1"
     assert (loaded.subjects, loaded.outcomes, loaded.evaluated) == ([], [], [])
+    # Provenance travels only where the run reads it: an assignment's principal.
+    assert not hub_resource.origins and ra.map(("properties", "principalId")).origin.name == "who"
