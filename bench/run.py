@@ -281,18 +281,6 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], repeats: int) -> dic
     return {"wall": statistics.median(r[0] for r in runs), "rss": max(r[1] for r in runs)}
 
 
-def reference_loop(repeats: int) -> float:
-    """Seconds for a fixed pure-Python loop (median): how fast this machine runs Python
-    right now, so that runs taken at different times can be compared."""
-    code = "x = 0\nfor i in range(10_000_000):\n    x += i\n"
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        exec(code, {})
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def parse_floor(target: Path, cwd: Path, env: dict[str, str], repeats: int) -> float:
     code = (
         "import json, os, sys\n"
@@ -347,7 +335,6 @@ def main() -> int:
         rows.append((label, nfiles, m, floor, ck))
         return m
 
-    speed_before = reference_loop(repeats)
     single_dir = work / "single"
     write_corpus(single_dir, 1, 0, seed=1)
     single = bench("1 small template", single_dir / "team0" / "app00000" / "azuredeploy.json", 1)
@@ -379,9 +366,7 @@ def main() -> int:
         export.write_text(json.dumps(export_template(hubs), indent=2))
     exp = bench(f"export with {hubs} hubs", export, 1)
 
-    print(f"\niotguard benchmark ({os.cpu_count()} CPUs, median of {repeats} runs, warm rule cache)")
-    print(f"machine speed: a 10M-step Python loop took {speed_before:.3f} s before the runs and "
-          f"{reference_loop(repeats):.3f} s after (compare runs taken at different times by it)\n")
+    print(f"\niotguard benchmark ({os.cpu_count()} CPUs, median of {repeats} runs, warm rule cache)\n")
     head = (f"{'corpus':34} {'files':>6} {'wall s':>8} {'files/s':>9} {'peak MB':>8} "
             f"{'parse s':>8} {'x parse':>8}")
     if checkov:
